@@ -1,0 +1,105 @@
+"""Score a diabetes-native submission (RMSE, lower is better).
+
+    python3 eval.py WORKSPACE     # prints the score as the last line of stdout
+    get_score(workspace) -> float
+
+Reads WORKSPACE/submission.csv (columns: id,target; one row per id of
+workspace/data/test_features.csv, target a finite number) and the hidden
+answers in test_labels.csv next to this file (outside the workspace), and
+returns the root mean squared error of the predictions.
+A missing or malformed submission raises SubmissionError; on the command
+line the message goes to stderr and the exit status is 1.
+Standard library only, so any Python 3 can run it.
+"""
+import csv
+import math
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+LABELS_PATH = os.path.join(HERE, "test_labels.csv")
+ID_COL, TARGET_COL = "id", "target"
+
+
+class SubmissionError(ValueError):
+    """The submission is missing or malformed."""
+
+
+def _parse_float(text, what, line):
+    try:
+        value = float(text)
+    except ValueError:
+        raise SubmissionError(f"line {line}: {what} {text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise SubmissionError(f"line {line}: {what} {text!r} is not finite")
+    return value
+
+
+def _parse_int(text, what, line):
+    value = _parse_float(text, what, line)
+    if value != int(value):
+        raise SubmissionError(f"line {line}: {what} {text!r} is not an integer")
+    return int(value)
+
+
+def _read_answers():
+    if not os.path.isfile(LABELS_PATH):
+        raise FileNotFoundError(
+            f"hidden labels {LABELS_PATH} not found: run prepare.py first")
+    with open(LABELS_PATH, newline="") as f:
+        return {int(row[ID_COL]): float(row[TARGET_COL]) for row in csv.DictReader(f)}
+
+
+def _read_submission(path, expected_ids):
+    if not os.path.isfile(path):
+        raise SubmissionError(f"submission file not found: {path}")
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        header = [h.strip() for h in (reader.fieldnames or [])]
+        if ID_COL not in header or TARGET_COL not in header:
+            raise SubmissionError(
+                f"{path}: header must contain columns '{ID_COL}' and '{TARGET_COL}', "
+                f"got {header}")
+        reader.fieldnames = header
+        predictions = {}
+        for row in reader:
+            line = reader.line_num
+            if row.get(ID_COL) is None or row.get(TARGET_COL) is None:
+                raise SubmissionError(f"line {line}: missing value(s)")
+            row_id = _parse_int(row[ID_COL].strip(), "id", line)
+            pred = _parse_float(row[TARGET_COL].strip(), "target", line)
+            if row_id not in expected_ids:
+                raise SubmissionError(f"line {line}: unknown id {row_id}")
+            if row_id in predictions:
+                raise SubmissionError(f"line {line}: duplicate id {row_id}")
+            predictions[row_id] = pred
+    missing = expected_ids - predictions.keys()
+    if missing:
+        raise SubmissionError(
+            f"{path}: {len(missing)} test id(s) have no prediction, e.g. {sorted(missing)[:5]}")
+    return predictions
+
+
+def get_score(workspace):
+    answers = _read_answers()
+    path = os.path.join(workspace, "submission.csv")
+    predictions = _read_submission(path, set(answers))
+    squared = sum((predictions[i] - y) ** 2 for i, y in answers.items())
+    return math.sqrt(squared / len(answers))
+
+
+def main(argv):
+    if len(argv) != 2:
+        print("usage: eval.py WORKSPACE", file=sys.stderr)
+        return 2
+    try:
+        score = get_score(argv[1])
+    except (SubmissionError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(score)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
