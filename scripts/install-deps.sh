@@ -7,7 +7,7 @@ set -euo pipefail
 pkgs=(
   build-essential cmake ninja-build pkg-config ca-certificates
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libboost-filesystem1.81-dev
-  libsimdjson-dev libfmt-dev libssl-dev libsqlite3-dev libpoppler-cpp-dev zlib1g-dev
+  libsimdjson-dev libtomlplusplus-dev libfmt-dev libssl-dev libsqlite3-dev libpoppler-cpp-dev zlib1g-dev
   python3 python3-numpy python3-pandas python3-sklearn
 )
 if [[ "${1:-}" == "--test" ]]; then

@@ -55,6 +55,10 @@ struct JobSpec {
   bool network = false;                           ///< false: no network (own network namespace)
   bool confine_writes = true;                     ///< true: read-only file system except `writable`, cwd and /tmp
   std::vector<std::filesystem::path> writable;    ///< more folders the job may write
+  /** Folders the job must not see at all (an empty read-only tmpfs is mounted over each), e.g.
+   *  the task folder holding hidden test labels. Needs the mount namespace: without it the job
+   *  fails to start unless `allow_degraded`. */
+  std::vector<std::filesystem::path> hidden;
   bool allow_degraded = false;                    ///< run even if a requested protection is unavailable
   std::filesystem::path log_dir;                  ///< if set, stdout.log / stderr.log are written here
   std::size_t keep_head = 4096;                   ///< bytes of each stream kept from the start

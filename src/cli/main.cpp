@@ -1,8 +1,10 @@
-// mlrc: the command-line front end. Commands: chat, models check, version.
+// mlrc: the command-line front end. Commands: chat, models check, task, sandbox, version.
 // Exit codes: 0 success; 1 the operation failed (network, provider, timeout, budget …);
 // 2 usage error (unknown command or option, missing argument); 3 configuration error
 // (malformed model spec, missing API key, bad file).
 #include <mlrcopilot/error.hpp>
+#include <mlrcopilot/executor.hpp>
+#include <mlrcopilot/task.hpp>
 #include <mlrcopilot/json.hpp>
 #include <mlrcopilot/middleware.hpp>
 #include <mlrcopilot/providers.hpp>
@@ -98,6 +100,8 @@ Usage: mlrc <command> [options]
 Commands:
   chat           send one chat to a model and print the reply
   models check   check that a model endpoint and its key work (spends no tokens where possible)
+  task           check a task folder, measure its baseline, evaluate a workspace
+  sandbox        run any command in the sandbox and print the result as JSON
   version        print the library version
 
 Run 'mlrc <command> --help' for a command's options.
@@ -238,6 +242,160 @@ int cmd_models(const std::vector<std::string>& argv) {
   return exit_ok;
 }
 
+const char* task_help = R"(Usage: mlrc task check TASK [--direction higher|lower] [--metric NAME] [--json]
+       mlrc task baseline TASK [--force] [--home DIR] [--json]
+       mlrc task eval TASK WORKSPACE [--run] [--home DIR] [--json]
+
+  check      validate a task folder (native task.toml or MLAgentBench env/ + scripts/) and
+             print what it declares
+  baseline   run the task's prepare step (once), then run and score the untouched workspace;
+             the score is remembered in $MLRC_HOME/tasks/ (--force measures again)
+  eval       score WORKSPACE with the task's evaluator; with --run, run the experiment first
+
+Options:
+  --direction D   metric direction when the task folder does not declare it
+  --metric NAME   metric name override
+  --home DIR      state folder (default: $MLRC_HOME, else ~/.mlrc)
+  --json          print JSON
+Exit codes: 0 ok, 1 the run/evaluation failed, 2 usage, 3 the task folder is invalid.
+)";
+
+const char* sandbox_help = R"(Usage: mlrc sandbox [options] -- COMMAND [ARGS...]
+
+Runs COMMAND under the local sandbox and prints the result as JSON: how it ended, exit
+code or signal, resource use, output head/tail, and which protections were active.
+
+Options:
+  --cwd DIR            working directory (default: current); the job may write there
+  --writable DIR       another folder the job may write (repeatable as a comma list)
+  --hide DIR           folders the job must not see (comma list)
+  --wall SEC           wall-clock limit
+  --cpu SEC            CPU-time limit
+  --memory MB          memory limit (cgroup, else address space)
+  --address-space MB   virtual address-space limit
+  --processes N        process/thread limit
+  --file-size MB       largest file the job may write
+  --open-files N       open file limit
+  --output MB          stdout+stderr limit
+  --network            allow network access (default: none)
+  --no-confine         do not make the file system read-only
+  --allow-degraded     run even if a protection is unavailable (recorded in the result)
+  --log-dir DIR        write stdout.log and stderr.log there
+Exit code: the job's exit code; 128+N if killed by signal N; 124 wall-clock timeout;
+125 another limit hit or cancelled; 126 failed to start; 2 usage error.
+)";
+
+std::vector<std::string> split_commas(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  for (std::string item; std::getline(ss, item, ',');)
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+std::filesystem::path task_state_dir(const Args& a, const mlrc::Task& t) {
+  std::filesystem::path home = a.has("home") ? std::filesystem::path(a.get("home")) : mlrc::default_home();
+  std::hash<std::string> h;
+  char tag[17];
+  std::snprintf(tag, sizeof tag, "%016zx", h(t.folder.string()));
+  return home / "tasks" / (t.name + "-" + std::string(tag).substr(0, 10));
+}
+
+int cmd_task(const std::vector<std::string>& argv) {
+  Args a = parse_args(argv, {"help", "json", "force", "run"}, {"direction", "metric", "home", "interpreter"});
+  if (a.has("help")) return std::fputs(task_help, stdout), exit_ok;
+  if (a.pos.size() < 2) {
+    std::fputs(task_help, stderr);
+    return exit_usage;
+  }
+  const std::string sub = a.pos[0];
+  mlrc::TaskLoadOptions lo;
+  if (a.has("direction")) lo.direction = mlrc::parse_direction(a.get("direction"));
+  lo.metric = a.get("metric");
+  lo.interpreter = a.get("interpreter");
+  mlrc::Task task = mlrc::Task::load(a.pos[1], lo);
+  bool json = a.has("json");
+  if (sub == "check") {
+    if (a.pos.size() != 2) throw Usage_error("task check: expected one TASK folder");
+    if (json) {
+      std::printf("%s\n", task.to_json().c_str());
+    } else {
+      std::printf("task %s (%s format) is valid\n  metric: %s, %s is better; success: >= %.0f%% relative improvement\n", task.name.c_str(),
+                  task.format.c_str(), task.metric.c_str(), mlrc::direction_name(task.direction), task.success.min_relative_improvement * 100);
+      std::printf("  workspace: %s\n  read-only: %zu pattern(s)\n  prepare: %s\n", task.workspace.string().c_str(), task.read_only.size(),
+                  task.prepare.empty() ? "none" : "yes (run once)");
+    }
+    return exit_ok;
+  }
+  mlrc::Runtime rt;
+  mlrc::LocalExecutor exec(rt.executor());
+  mlrc::TaskHarness harness(task, exec, task_state_dir(a, task));
+  if (sub == "baseline") {
+    if (a.pos.size() != 2) throw Usage_error("task baseline: expected one TASK folder");
+    auto ev = rt.run(harness.baseline(a.has("force")));
+    if (json) std::printf("%s\n", ev.to_json().c_str());
+    else std::printf("baseline %s = %.6g (%s is better)\n", task.metric.c_str(), *ev.score, mlrc::direction_name(task.direction));
+    return exit_ok;
+  }
+  if (sub == "eval") {
+    if (a.pos.size() != 3) throw Usage_error("task eval: expected TASK and WORKSPACE");
+    auto ev = a.has("run") ? rt.run(harness.run_and_evaluate(a.pos[2])) : rt.run(harness.evaluate(a.pos[2]));
+    if (json) {
+      std::printf("%s\n", ev.to_json().c_str());
+    } else if (ev.ok()) {
+      std::printf("%s = %.6g", task.metric.c_str(), *ev.score);
+      if (auto b = harness.stored_baseline())
+        std::printf(" (baseline %.6g, %+.1f%%, %s)", *b, task.relative_improvement(*b, *ev.score) * 100,
+                    task.succeeded(*b, *ev.score) ? "meets the success rule" : "below the success rule");
+      std::printf("\n");
+    } else {
+      std::fprintf(stderr, "mlrc: evaluation failed: %s\n", ev.error.c_str());
+    }
+    return ev.ok() ? exit_ok : exit_failed;
+  }
+  throw Usage_error("task: unknown subcommand '" + sub + "' (expected check, baseline or eval)");
+}
+
+int cmd_sandbox(const std::vector<std::string>& argv) {
+  Args a = parse_args(argv, {"help", "network", "no-confine", "allow-degraded"},
+                      {"cwd", "writable", "hide", "wall", "cpu", "memory", "address-space", "processes", "file-size",
+                       "open-files", "output", "log-dir"});
+  if (a.has("help")) return std::fputs(sandbox_help, stdout), exit_ok;
+  if (a.pos.empty()) throw Usage_error("sandbox: no command given (put it after --)");
+  mlrc::JobSpec spec;
+  spec.argv = a.pos;
+  spec.cwd = a.has("cwd") ? std::filesystem::path(a.get("cwd")) : std::filesystem::current_path();
+  for (auto& w : split_commas(a.get("writable"))) spec.writable.emplace_back(w);
+  for (auto& h : split_commas(a.get("hide"))) spec.hidden.emplace_back(h);
+  auto num = [&](const char* k) { return a.has(k) ? to_number(k, a.get(k)) : 0.0; };
+  auto mb = [&](const char* k) { return static_cast<std::uint64_t>(num(k) * 1024 * 1024); };
+  spec.limits.wall = std::chrono::milliseconds(static_cast<long long>(num("wall") * 1000));
+  spec.limits.cpu = std::chrono::seconds(static_cast<long long>(num("cpu")));
+  spec.limits.memory_bytes = mb("memory");
+  spec.limits.address_space_bytes = mb("address-space");
+  spec.limits.processes = static_cast<std::uint64_t>(num("processes"));
+  spec.limits.file_size_bytes = mb("file-size");
+  spec.limits.open_files = static_cast<std::uint64_t>(num("open-files"));
+  spec.limits.output_bytes = mb("output");
+  spec.network = a.has("network");
+  spec.confine_writes = !a.has("no-confine");
+  spec.allow_degraded = a.has("allow-degraded");
+  if (a.has("log-dir")) spec.log_dir = a.get("log-dir");
+  mlrc::Runtime rt;
+  mlrc::LocalExecutor exec(rt.executor());
+  auto r = rt.run(exec.run(spec));
+  std::printf("%s\n", mlrc::to_json(r).c_str());
+  switch (r.kind) {
+    case mlrc::ExitKind::exited: return r.exit_code;
+    case mlrc::ExitKind::signaled: return 128 + r.signal;
+    case mlrc::ExitKind::timeout: return 124;
+    case mlrc::ExitKind::limit:
+    case mlrc::ExitKind::cancelled: return 125;
+    case mlrc::ExitKind::failed_to_start: return 126;
+  }
+  return exit_failed;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -251,6 +409,8 @@ int main(int argc, char** argv) {
     std::vector<std::string> rest(args.begin() + 1, args.end());
     if (cmd == "chat") return cmd_chat(rest);
     if (cmd == "models") return cmd_models(rest);
+    if (cmd == "task") return cmd_task(rest);
+    if (cmd == "sandbox") return cmd_sandbox(rest);
     if (cmd == "version" || cmd == "--version") {
       std::printf("mlrc %s\n", mlrc::linked_version_string());
       return exit_ok;

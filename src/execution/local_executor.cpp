@@ -273,6 +273,7 @@ struct ChildPlan {
   std::string uid_map1, gid_map1;  // stage 1: "0 <outer uid> 1"
   std::string uid_map2, gid_map2;  // stage 2: "<job uid> 0 1"
   std::vector<const char*> writable;  // bind-mounted writable (absolute, existing)
+  std::vector<const char*> hidden;    // covered by an empty read-only tmpfs
   int life_r = -1, life_w = -1;        // C keeps life_w open; G sees EOF on life_r if C died
   std::vector<std::pair<int, rlim_t>> rlimits;
   std::vector<const char*> cgroup_procs;  // cgroup.procs files to join
@@ -383,19 +384,27 @@ int mount_setattr_sys(int dfd, const char* path, unsigned flags, mount_attr* att
   say(p.info_fd, "+user_namespace\n");
   if (p.net_ns) say(p.info_fd, "+network_namespace\n");
 
-  if (p.ro_root) {
+  if (p.ro_root || !p.hidden.empty()) {
     bool ok = ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0;
-    for (const char* w : p.writable) ok = ok && ::mount(w, w, nullptr, MS_BIND | MS_REC, nullptr) == 0;
-    mount_attr ro{};
-    ro.attr_set = MOUNT_ATTR_RDONLY;
-    ok = ok && mount_setattr_sys(AT_FDCWD, "/", AT_RECURSIVE, &ro) == 0;
-    mount_attr rw{};
-    rw.attr_clr = MOUNT_ATTR_RDONLY;
-    for (const char* w : p.writable) ok = ok && mount_setattr_sys(AT_FDCWD, w, AT_RECURSIVE, &rw) == 0;
+    for (const char* h : p.hidden) {
+      if (::mount("tmpfs", h, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, "size=4k") == 0) continue;
+      if (p.require_ro) die(p, "!sandbox: cannot hide a folder from the job (mount)");
+      say_errno(p.info_fd, "-hidden: mount tmpfs");
+    }
+    if (!p.hidden.empty() && ok) say(p.info_fd, "+hidden_paths\n");
+    if (p.ro_root) {
+      for (const char* w : p.writable) ok = ok && ::mount(w, w, nullptr, MS_BIND | MS_REC, nullptr) == 0;
+      mount_attr ro{};
+      ro.attr_set = MOUNT_ATTR_RDONLY;
+      ok = ok && mount_setattr_sys(AT_FDCWD, "/", AT_RECURSIVE, &ro) == 0;
+      mount_attr rw{};
+      rw.attr_clr = MOUNT_ATTR_RDONLY;
+      for (const char* w : p.writable) ok = ok && mount_setattr_sys(AT_FDCWD, w, AT_RECURSIVE, &rw) == 0;
+    }
     if (!ok) {
       if (p.require_ro) die(p, "!sandbox: read-only root setup failed (mount)");
       say_errno(p.info_fd, "-read_only_root: mount");
-    } else {
+    } else if (p.ro_root) {
       say(p.info_fd, "+read_only_root\n+private_tmpdir\n");
     }
   }
@@ -569,7 +578,7 @@ asio::awaitable<JobResult> LocalExecutor::run(JobSpec spec, OutputObserver* obse
   }
 
   const SandboxSupport sup = probing ? SandboxSupport{true, true, true, true, false, false, {}} : support();
-  bool want_ns = !spec.network || spec.confine_writes;
+  bool want_ns = !spec.network || spec.confine_writes || !spec.hidden.empty();
   if (want_ns && !sup.user_namespace && !spec.allow_degraded)
     throw Error(errc::unsupported, std::string("sandbox: ") + (!spec.network ? "network isolation" : "write confinement") +
                                        " needs user namespaces, which this machine does not allow (" + sup.notes +
@@ -609,6 +618,13 @@ asio::awaitable<JobResult> LocalExecutor::run(JobSpec spec, OutputObserver* obse
     if (ec) throw Error(errc::invalid_argument, "writable folder '" + w.string() + "' does not exist");
     writable_s.push_back(c.string());
   }
+  std::vector<std::string> hidden_s;
+  for (auto& h : spec.hidden) {
+    auto c = fs::canonical(h, ec);
+    if (ec || !fs::is_directory(c)) throw Error(errc::invalid_argument, "folder to hide '" + h.string() + "' does not exist");
+    hidden_s.push_back(c.string());
+  }
+  bool want_hidden = !hidden_s.empty();
   std::vector<std::string> cg_procs;
   if (cg_pids.ok()) cg_procs.push_back((cg_pids.dir / "cgroup.procs").string());
   if (cg_mem.ok()) cg_procs.push_back((cg_mem.dir / "cgroup.procs").string());
@@ -636,12 +652,13 @@ asio::awaitable<JobResult> LocalExecutor::run(JobSpec spec, OutputObserver* obse
   plan.ro_root = spec.confine_writes;
   plan.require_ns = !spec.allow_degraded;
   plan.require_net = !spec.network && !spec.allow_degraded;
-  plan.require_ro = spec.confine_writes && !spec.allow_degraded;
+  plan.require_ro = (spec.confine_writes || want_hidden) && !spec.allow_degraded;
   plan.uid_map1 = "0 " + std::to_string(::geteuid()) + " 1";
   plan.gid_map1 = "0 " + std::to_string(::getegid()) + " 1";
   plan.uid_map2 = "1000 0 1";
   plan.gid_map2 = "1000 0 1";
   for (auto& w : writable_s) plan.writable.push_back(w.c_str());
+  for (auto& h : hidden_s) plan.hidden.push_back(h.c_str());
   std::string tmp_s = tmp.string(), shm = "/dev/shm";
   plan.writable.push_back(tmp_s.c_str());
   if (fs::is_directory(shm, ec)) plan.writable.push_back(shm.c_str());  // POSIX semaphores (multiprocessing)

@@ -321,3 +321,20 @@ TEST_CASE("Executor refuses a malformed spec clearly", "[executor]") {
   e = expect_error([&] { rt.run(ex.run(bad)); });
   CHECK(std::string(e.what()).find("does-not-exist") != std::string::npos);
 }
+
+TEST_CASE("Executor hides folders from the job (hidden test labels)", "[executor][security]") {
+  if (!LocalExecutor::support().read_only_root) {
+    WARN("skipped: no mount namespace here");
+    return;
+  }
+  TempDir ws, task;
+  task.file("test_labels.csv", "id,label\n0,7\n");
+  auto spec = job(ws, {kPython, "-c",
+                       "import os\ntry:\n  print(open('" + (task.path / "test_labels.csv").string() +
+                           "').read())\nexcept OSError as e:\n  print('hidden', len(os.listdir('" + task.path.string() + "')))"});
+  spec.hidden.push_back(task.path);
+  Runtime rt;
+  auto r = run(rt, spec);
+  CHECK(r.stdout_head == "hidden 0\n");
+  CHECK(r.has("hidden_paths"));
+}
