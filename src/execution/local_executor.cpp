@@ -341,7 +341,8 @@ int mount_setattr_sys(int dfd, const char* path, unsigned flags, mount_attr* att
     }
   }
   for (auto& [res, val] : p.rlimits) {
-    rlimit rl{val, val};
+    // CPU: SIGXCPU at the soft limit (reported as the cpu limit), SIGKILL a second later if ignored.
+    rlimit rl{val, res == RLIMIT_CPU ? val + 1 : val};
     if (::setrlimit(res, &rl) != 0) die(p, "!sandbox: setrlimit failed");
   }
   if (!p.rlimits.empty()) say(p.info_fd, "+rlimits\n");
@@ -842,7 +843,7 @@ asio::awaitable<JobResult> LocalExecutor::run(JobSpec spec, OutputObserver* obse
   } else if (WIFSIGNALED(status)) {
     res.signal = WTERMSIG(status);
     res.kind = ExitKind::signaled;
-    if (res.signal == SIGXCPU || (res.signal == SIGKILL && L.cpu.count() && res.cpu_seconds >= static_cast<double>(L.cpu.count()) * 0.95))
+    if (res.signal == SIGXCPU || (res.signal == SIGKILL && L.cpu.count() && res.cpu_seconds >= static_cast<double>(L.cpu.count()) * 0.9))
       res.kind = ExitKind::limit, res.limit_hit = "cpu";
     else if (res.signal == SIGXFSZ)
       res.kind = ExitKind::limit, res.limit_hit = "file_size";
