@@ -101,6 +101,8 @@ class TaskHarness {
   /** `state_dir` remembers what was prepared and the baseline (created if missing). */
   TaskHarness(Task task, Executor& executor, std::filesystem::path state_dir);
   const Task& task() const noexcept { return task_; }
+  Executor& executor() const noexcept { return exec_; }
+  const std::filesystem::path& state_dir() const noexcept { return state_; }
 
   /** Runs the task's prepare step once; later calls (even from other processes) see the stamp
    *  in `state_dir` and return. A failing prepare throws Error(errc::io) with its output. */

@@ -2,6 +2,7 @@
 // Anthropic Messages, over the shared HTTP client. Protocol details live in the sans-io wire
 // layer (wire.hpp); this file only moves bytes, deadlines and errors.
 #include <mlrcopilot/providers.hpp>
+#include <mlrcopilot/scripted.hpp>
 
 #include "llm/wire.hpp"
 #include "net/http_client.hpp"
@@ -46,7 +47,7 @@ ModelSpec ModelSpec::parse(std::string_view spec) {
   else if (provider == "anthropic-compatible") s.kind = ProviderKind::anthropic, with_url = true;
   else
     throw Error(errc::config, "model spec '" + std::string(spec) + "': unknown provider '" + std::string(provider) +
-                                  "' (known: openai, anthropic, ollama, openai-compatible, anthropic-compatible)");
+                                  "' (known: openai, anthropic, ollama, openai-compatible, anthropic-compatible, scripted)");
   if (with_url) {
     auto hash = rest.rfind('#');
     if (hash == std::string_view::npos || hash + 1 == rest.size())
@@ -283,6 +284,8 @@ ModelPtr make_model(asio::any_io_executor ex, const ModelSpec& spec, ProviderCon
 }
 
 ModelPtr make_model(asio::any_io_executor ex, std::string_view spec, ProviderConfig cfg) {
+  // "scripted:PATH": an offline script, never a network call.
+  if (spec.rfind("scripted:", 0) == 0) return ScriptedModel::from_file(std::string(spec.substr(9)));
   return make_model(std::move(ex), ModelSpec::parse(spec), std::move(cfg));
 }
 
