@@ -21,6 +21,6 @@ function(mlrc_warnings target)
     target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Werror
       # g++ 12 false positives at -O2: on Asio coroutine frames (see DESIGN.md pitfalls) and in
       # libstdc++'s string internals after inlining (GCC bugs 105329, 105562).
-      $<$<COMPILE_LANGUAGE:CXX>:-Wno-mismatched-new-delete -Wno-maybe-uninitialized -Wno-stringop-overread -Wno-restrict>)
+      $<$<COMPILE_LANGUAGE:CXX>:-Wno-mismatched-new-delete -Wno-maybe-uninitialized -Wno-stringop-overread -Wno-restrict -Wno-array-bounds -Wno-stringop-overflow>)
   endif()
 endfunction()

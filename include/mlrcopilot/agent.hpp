@@ -78,10 +78,13 @@ struct AgentOptions {
 /** One step of the loop. */
 struct AgentStep {
   int index = 0;
+  int turn = 0;               ///< which LLM reply this step came from (several tool calls share one)
+  std::string call_id;        ///< the provider's tool call id ("" in the text protocol)
   std::string thought;        ///< the model's text (or the text protocol's Thought / plan)
   std::string tool;           ///< tool called ("" if the reply had none)
   std::string arguments;      ///< JSON arguments as the model gave them
-  std::string observation;    ///< what the tool returned (as shown to the model)
+  std::string observation;    ///< what the tool returned
+  std::string shown;          ///< what the model was shown (cut to head and tail, plus human feedback)
   bool tool_error = false;    ///< unknown tool, bad arguments, format error, tool failure
   std::string snapshot;       ///< workspace snapshot after the step
   std::optional<double> score;  ///< set when the step ran the experiment and it was scored
@@ -106,6 +109,9 @@ struct AgentResult {
   int llm_calls = 0;
   std::string to_json() const;
 };
+/** JSON of one step, and back (for the run store). */
+std::string to_json(const AgentStep& s);
+AgentStep agent_step_from_json(std::string_view json);
 const char* stop_name(AgentResult::Stop s) noexcept;
 
 /** The agent. Thread-safety: one `run` at a time. `model`, `workspace` and `harness` must
@@ -121,8 +127,9 @@ class Agent {
   void on_step(std::function<void(const AgentStep&)> cb);
 
   /** Runs the loop for `instructions` (the chosen idea and plan). Measures the baseline first
-   *  (stored or fresh). */
-  boost::asio::awaitable<AgentResult> run(std::string instructions);
+   *  (stored or fresh). To resume, pass the steps already done (their workspace state must be
+   *  restored by the caller): the conversation is rebuilt from them and the loop continues. */
+  boost::asio::awaitable<AgentResult> run(std::string instructions, std::vector<AgentStep> done = {});
 
   // For tools: the research log and a side LLM call (AI edit, understand file, reflection).
   void log_append(const std::string& entry);

@@ -26,6 +26,7 @@
 #include <functional>
 #include <future>
 #include <memory>
+#include <optional>
 #include <type_traits>
 
 namespace mlrc {
@@ -37,17 +38,47 @@ struct RuntimeOptions {
   unsigned threads = 1;
 };
 
+namespace detail {
+/** The outcome of an operation, exception included, as a value: Asio's `||` waits for the first
+ *  *success*, so an operation that failed must not look like a failure to it. */
+template <class T>
+struct Outcome {
+  std::exception_ptr error;
+  std::optional<T> value;
+};
+template <>
+struct Outcome<void> {
+  std::exception_ptr error;
+};
+template <class T>
+boost::asio::awaitable<Outcome<T>> capture(boost::asio::awaitable<T> op) {
+  Outcome<T> out;
+  try {
+    if constexpr (std::is_void_v<T>)
+      co_await std::move(op);
+    else
+      out.value.emplace(co_await std::move(op));
+  } catch (...) {
+    out.error = std::current_exception();
+  }
+  co_return out;
+}
+}  // namespace detail
+
 /** Bounds `op` by `timeout`: when it passes, `op` is cancelled (terminal) and
- *  `Error(errc::timeout)` naming `what` is thrown. A zero or negative timeout means no bound. */
+ *  `Error(errc::timeout)` naming `what` is thrown; if `op` fails first, its own error is thrown at
+ *  once. A zero or negative timeout means no bound. */
 template <class T>
 boost::asio::awaitable<T> with_timeout(boost::asio::awaitable<T> op, std::chrono::milliseconds timeout,
                                        std::string what = "operation") {
   using namespace boost::asio::experimental::awaitable_operators;
   if (timeout.count() <= 0) co_return co_await std::move(op);
   boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor, timeout);
-  auto r = co_await (std::move(op) || timer.async_wait(boost::asio::use_awaitable));
+  auto r = co_await (detail::capture(std::move(op)) || timer.async_wait(boost::asio::use_awaitable));
   if (r.index() == 1) throw Error(errc::timeout, what + " timed out after " + std::to_string(timeout.count()) + " ms");
-  if constexpr (!std::is_void_v<T>) co_return std::move(std::get<0>(r));
+  auto& out = std::get<0>(r);
+  if (out.error) std::rethrow_exception(out.error);
+  if constexpr (!std::is_void_v<T>) co_return std::move(*out.value);
 }
 
 /** Owns an io_context and its threads. Thread-safety: all members may be called from any

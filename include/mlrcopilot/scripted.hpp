@@ -39,6 +39,8 @@ class ScriptedModel final : public Model {
   boost::asio::awaitable<ChatResponse> chat(ChatRequest req, StreamObserver* observer = nullptr) override;
   boost::asio::awaitable<void> check() override;
   std::string describe() const override { return "scripted:" + name_; }
+  /** Marks the first `n` turns as used (a resumed session replays those from its run store). */
+  void skip(std::size_t n);
   /** Turns used so far / in total. */
   std::size_t used() const;
   std::size_t size() const noexcept { return turns_.size(); }

@@ -46,24 +46,62 @@ std::string AgentResult::to_json() const {
   o["output_tokens"] = usage.output_tokens;
   o["cached_input_tokens"] = usage.cached_input_tokens;
   json::array steps_json;
-  for (auto& s : steps) {
-    json::object j;
-    j["index"] = s.index;
-    j["thought"] = s.thought;
-    j["tool"] = s.tool;
-    j["arguments"] = s.arguments;
-    j["observation"] = s.observation;
-    j["tool_error"] = s.tool_error;
-    j["snapshot"] = s.snapshot;
-    j["score"] = opt(s.score);
-    j["input_tokens"] = s.usage.input_tokens;
-    j["output_tokens"] = s.usage.output_tokens;
-    j["llm_calls"] = s.llm_calls;
-    j["ms"] = s.took.count();
-    steps_json.push_back(std::move(j));
-  }
+  for (auto& s : steps) steps_json.push_back(json::parse(mlrc::to_json(s)));
   o["steps"] = std::move(steps_json);
   return json::serialize(o);
+}
+
+std::string to_json(const AgentStep& s) {
+  namespace json = boost::json;
+  json::object j;
+  j["index"] = s.index;
+  j["turn"] = s.turn;
+  j["call_id"] = s.call_id;
+  j["thought"] = s.thought;
+  j["tool"] = s.tool;
+  j["arguments"] = s.arguments;
+  j["observation"] = s.observation;
+  j["shown"] = s.shown;
+  j["tool_error"] = s.tool_error;
+  j["snapshot"] = s.snapshot;
+  j["score"] = s.score ? json::value(*s.score) : json::value(nullptr);
+  j["input_tokens"] = s.usage.input_tokens;
+  j["output_tokens"] = s.usage.output_tokens;
+  j["cached_input_tokens"] = s.usage.cached_input_tokens;
+  j["llm_calls"] = s.llm_calls;
+  j["ms"] = s.took.count();
+  return json::serialize(j);
+}
+
+AgentStep agent_step_from_json(std::string_view text) {
+  namespace json = boost::json;
+  json::value v;
+  try {
+    v = json::parse(text);
+  } catch (const std::exception& e) {
+    throw Error(errc::parse, std::string("agent step: not JSON: ") + e.what());
+  }
+  auto& o = v.as_object();
+  auto str = [&](const char* k) { return o.contains(k) && o.at(k).is_string() ? std::string(o.at(k).as_string()) : std::string(); };
+  auto num = [&](const char* k) { return o.contains(k) && o.at(k).is_int64() ? o.at(k).as_int64() : std::int64_t{0}; };
+  AgentStep s;
+  s.index = static_cast<int>(num("index"));
+  s.turn = static_cast<int>(num("turn"));
+  s.call_id = str("call_id");
+  s.thought = str("thought");
+  s.tool = str("tool");
+  s.arguments = str("arguments");
+  s.observation = str("observation");
+  s.shown = str("shown");
+  s.tool_error = o.contains("tool_error") && o.at("tool_error").is_bool() && o.at("tool_error").as_bool();
+  s.snapshot = str("snapshot");
+  if (o.contains("score") && o.at("score").is_number()) s.score = o.at("score").to_number<double>();
+  s.usage.input_tokens = num("input_tokens");
+  s.usage.output_tokens = num("output_tokens");
+  s.usage.cached_input_tokens = num("cached_input_tokens");
+  s.llm_calls = static_cast<int>(num("llm_calls"));
+  s.took = std::chrono::milliseconds(num("ms"));
+  return s;
 }
 
 struct Agent::Impl {
@@ -229,7 +267,7 @@ std::string brief(const std::string& s, std::size_t n) {
 }
 }  // namespace
 
-asio::awaitable<AgentResult> Agent::run(std::string instructions) {
+asio::awaitable<AgentResult> Agent::run(std::string instructions, std::vector<AgentStep> done) {
   auto& I = *impl_;
   AgentResult res;
   const auto t0 = clock::now();
@@ -237,9 +275,44 @@ asio::awaitable<AgentResult> Agent::run(std::string instructions) {
   Evaluation base = co_await I.harness.baseline();
   I.baseline = base.score;
   res.baseline = base.score;
-  I.ws.snapshot("start");
+  if (done.empty()) I.ws.snapshot("start");
 
-  for (int step = 1; step <= I.opts.max_steps; ++step) {
+  // Resume: rebuild the conversation, the research log and the scores from the steps done.
+  int first_turn = 1;
+  for (std::size_t i = 0; i < done.size();) {
+    Impl::Exchange ex;
+    int turn = done[i].turn;
+    ex.assistant = Message::assistant(done[i].thought);
+    for (; i < done.size() && done[i].turn == turn; ++i) {
+      const AgentStep& st = done[i];
+      if (!st.call_id.empty()) {
+        ex.assistant.tool_calls.push_back({st.call_id, st.tool, st.arguments});
+        ex.results.push_back(Message::tool_result(st.call_id, st.tool, st.shown, st.tool_error));
+      } else {
+        if (I.opts.protocol == AgentProtocol::text) ex.assistant.content = st.thought;
+        ex.results.push_back(Message::user("Observation:\n" + st.shown));
+      }
+      if (st.tool == "research_log_append" && !st.tool_error) {
+        auto v = boost::json::parse(st.arguments);
+        if (v.is_object() && v.as_object().contains("entry") && v.as_object().at("entry").is_string())
+          I.log.push_back(std::string(v.as_object().at("entry").as_string()));
+      }
+      if (st.score) record_score(*st.score, st.snapshot);
+      ex.summary += (ex.summary.empty() ? "" : "; ") + std::string("step ") + std::to_string(st.index) + ": " +
+                    (st.tool.empty() ? "(no action)" : st.tool) + " " + brief(st.arguments, 80) + " → " +
+                    (st.tool_error ? "ERROR " : "") + brief(st.observation, 160);
+      res.usage += st.usage;
+      res.llm_calls += st.llm_calls;
+      res.steps.push_back(st);
+      if (st.tool == "final_answer" && !st.tool_error) res.final_answer = st.observation;
+    }
+    I.history.push_back(std::move(ex));
+    first_turn = turn + 1;
+  }
+  bool already_finished = !res.final_answer.empty();
+  if (already_finished) res.stop = AgentResult::Stop::final_answer;
+
+  for (int step = first_turn; !already_finished && step <= I.opts.max_steps; ++step) {
     if (clock::now() - t0 > I.opts.max_wall) {
       res.stop = AgentResult::Stop::wall_time;
       break;
@@ -286,6 +359,8 @@ asio::awaitable<AgentResult> Agent::run(std::string instructions) {
       auto& call = calls[k];
       AgentStep st;
       st.index = static_cast<int>(res.steps.size()) + 1;
+      st.turn = step;
+      st.call_id = call.id;
       st.thought = k == 0 ? thought : "";
       st.tool = call.name;
       st.arguments = call.arguments;
@@ -332,6 +407,7 @@ asio::awaitable<AgentResult> Agent::run(std::string instructions) {
         std::string fb = I.opts.feedback(st);
         if (!fb.empty()) shown += "\n\nHuman feedback: " + fb;
       }
+      st.shown = shown;
       if (I.opts.protocol == AgentProtocol::tools && !call.id.empty())
         ex.results.push_back(Message::tool_result(call.id, call.name, shown, st.tool_error));
       else

@@ -4,6 +4,7 @@
 // (malformed model spec, missing API key, bad file).
 #include <mlrcopilot/error.hpp>
 #include <mlrcopilot/executor.hpp>
+#include <mlrcopilot/session.hpp>
 #include <mlrcopilot/task.hpp>
 #include <mlrcopilot/json.hpp>
 #include <mlrcopilot/middleware.hpp>
@@ -13,7 +14,9 @@
 
 #include <boost/json.hpp>
 
+#include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -100,6 +103,11 @@ Usage: mlrc <command> [options]
 Commands:
   chat           send one chat to a model and print the reply
   models check   check that a model endpoint and its key work (spends no tokens where possible)
+  run            run all three phases: ideas from a paper, then implement and execute on a task
+  resume         continue a run that was interrupted
+  runs           list runs
+  report         rewrite a run's report.md / report.html / result.json
+  demo           an offline three-phase run on the bundled example, with a scripted model
   task           check a task folder, measure its baseline, evaluate a workspace
   sandbox        run any command in the sandbox and print the result as JSON
   version        print the library version
@@ -155,7 +163,9 @@ int report(const mlrc::Error& e) {
   std::fprintf(stderr, "mlrc: error: %s\n", e.what());
   if (!e.provider_text().empty()) std::fprintf(stderr, "mlrc: provider said: %s\n", e.provider_text().c_str());
   auto c = e.code_enum();
-  return c == mlrc::errc::config || c == mlrc::errc::parse || c == mlrc::errc::invalid_argument ? exit_config : exit_failed;
+  return c == mlrc::errc::config || c == mlrc::errc::parse || c == mlrc::errc::invalid_argument
+             ? exit_config
+             : exit_failed;
 }
 
 mlrc::ProviderConfig provider_config(const Args& a) {
@@ -356,6 +366,197 @@ int cmd_task(const std::vector<std::string>& argv) {
   throw Usage_error("task: unknown subcommand '" + sub + "' (expected check, baseline or eval)");
 }
 
+const char* run_help = R"(Usage: mlrc run --task TASK (--paper PAPER | --instructions TEXT) --model SPEC [options]
+       mlrc resume RUN_ID [--home DIR]
+       mlrc runs [--json] [--home DIR]
+       mlrc report RUN_ID [--home DIR]
+       mlrc demo [--model SPEC] [--home DIR]
+
+run: phase 1 reads PAPER and proposes, reviews and ranks ideas; phases 2-3 implement the best one
+in a copy of the task's workspace and run it in the sandbox; the task's evaluator decides success.
+The run's folder (printed when it starts) holds result.json, report.md, report.html, chart.svg,
+the workspace, its snapshots and run.db (everything needed to resume).
+
+Options:
+  --task DIR            task folder (native task.toml or MLAgentBench format)
+  --paper FILE          paper (JSON, Markdown, text, PDF)
+  --instructions TEXT   what to implement, without phase 1
+  --model SPEC          openai:…, anthropic:…, ollama:…, openai-compatible:URL#M, scripted:FILE
+  --max-steps N         agent steps (default 30)
+  --ideas N             ideas to propose (default 3)
+  --refine-rounds N     review/refine rounds (default 1)
+  --budget-tokens N     stop once N tokens are spent
+  --budget-usd X        stop once $X is spent
+  --protocol P          tools (native tool calling, default) or text (MLAgentBench format)
+  --home DIR            where runs live (default $MLRC_HOME, else ~/.mlrc)
+  --json                print result.json at the end instead of a summary
+Exit codes: 0 the run finished and met the task's success rule; 4 it finished without meeting
+it; 5 budget exhausted; 1 it failed; 2 usage; 3 bad input (task, paper, spec).
+)";
+
+class Progress {
+ public:
+  void operator()(const mlrc::Event& e) {
+    if (e.kind == "phase_started") std::fprintf(stderr, "[%5.1fs] phase %s\n", elapsed(), field(e.json, "phase").c_str());
+    else if (e.kind == "idea_proposed") std::fprintf(stderr, "[%5.1fs] idea: %s\n", elapsed(), field(e.json, "title").c_str());
+    else if (e.kind == "ideas_ranked") std::fprintf(stderr, "[%5.1fs] chosen: %s\n", elapsed(), field(e.json, "title").c_str());
+    else if (e.kind == "step") {
+      std::string score = field(e.json, "score");
+      std::fprintf(stderr, "[%5.1fs] step %s: %s%s%s | tokens in %lld out %lld\n", elapsed(), field(e.json, "index").c_str(),
+                   field(e.json, "tool").c_str(), field(e.json, "tool_error") == "true" ? " (error)" : "",
+                   score != "null" && !score.empty() ? (" score " + score).c_str() : "", static_cast<long long>(in_), static_cast<long long>(out_));
+    } else if (e.kind == "cost") {
+      in_ += std::atoll(field(e.json, "input_tokens").c_str());
+      out_ += std::atoll(field(e.json, "output_tokens").c_str());
+    } else if (e.kind == "warning") std::fprintf(stderr, "[%5.1fs] note: %s\n", elapsed(), field(e.json, "message").c_str());
+  }
+
+ private:
+  static std::string field(const std::string& js, const char* k) {
+    try {
+      auto v = boost::json::parse(js);
+      if (!v.is_object() || !v.as_object().contains(k)) return {};
+      auto& x = v.as_object().at(k);
+      return x.is_string() ? std::string(x.as_string()) : boost::json::serialize(x);
+    } catch (...) {
+      return {};
+    }
+  }
+  double elapsed() const { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count(); }
+  std::chrono::steady_clock::time_point t0_ = std::chrono::steady_clock::now();
+  long long in_ = 0, out_ = 0;
+};
+
+int finish(const mlrc::RunSummary& s, bool json) {
+  if (json) {
+    std::printf("%s\n", s.to_json().c_str());
+  } else {
+    std::printf("run %s: %s", s.run_id.c_str(), s.status.c_str());
+    if (s.baseline && s.final_score) std::printf(", %s %.4g -> %.4g (%s is better)", s.metric.c_str(), *s.baseline, *s.final_score, s.direction.c_str());
+    std::printf(", success: %s\n  folder: %s\n  report: %s\n", s.success ? "yes" : "no", s.folder.string().c_str(),
+                (s.folder / "report.md").string().c_str());
+    if (!s.error.empty()) std::printf("  note: %s\n", s.error.c_str());
+  }
+  if (s.status == "budget_exceeded") return 5;
+  if (s.status == "failed") return exit_failed;
+  return s.success ? exit_ok : 4;
+}
+
+int run_session(mlrc::Runtime& rt, mlrc::Session& session, bool json) {
+  std::fprintf(stderr, "run %s: folder %s (model %s)\n", session.id().c_str(), session.folder().string().c_str(),
+               session.config().model.c_str());
+  Progress progress;
+  session.on_event([&](const mlrc::Event& e) { progress(e); });
+  auto s = rt.run(session.run());
+  return finish(s, json);
+}
+
+mlrc::SessionConfig session_config(const Args& a) {
+  mlrc::SessionConfig c;
+  c.task = a.get("task");
+  c.paper = a.get("paper");
+  c.instructions = a.get("instructions");
+  c.model = a.get("model");
+  if (c.model.empty())
+    if (const char* m = std::getenv("MLRC_MODEL")) c.model = m;
+  c.home = a.get("home");
+  if (a.has("max-steps")) c.max_steps = static_cast<int>(to_number("max-steps", a.get("max-steps")));
+  if (a.has("ideas")) c.ideas = static_cast<int>(to_number("ideas", a.get("ideas")));
+  if (a.has("refine-rounds")) c.refine_rounds = static_cast<int>(to_number("refine-rounds", a.get("refine-rounds")));
+  if (a.has("budget-tokens")) c.budget_tokens = static_cast<std::int64_t>(to_number("budget-tokens", a.get("budget-tokens")));
+  if (a.has("budget-usd")) c.budget_usd = to_number("budget-usd", a.get("budget-usd"));
+  if (a.get("protocol", "tools") == "text") c.protocol = mlrc::AgentProtocol::text;
+  else if (a.get("protocol", "tools") != "tools") throw Usage_error("--protocol must be tools or text");
+  return c;
+}
+
+const std::vector<std::string> run_valued{"task", "paper", "instructions", "model", "home", "max-steps", "ideas", "refine-rounds",
+                                          "budget-tokens", "budget-usd", "protocol"};
+
+int cmd_run(const std::vector<std::string>& argv) {
+  Args a = parse_args(argv, {"help", "json"}, run_valued);
+  if (a.has("help")) return std::fputs(run_help, stdout), exit_ok;
+  if (!a.has("task")) throw Usage_error("run: --task TASK is required");
+  if (!a.has("paper") && !a.has("instructions")) throw Usage_error("run: give --paper PAPER or --instructions TEXT");
+  auto cfg = session_config(a);
+  if (cfg.model.empty()) throw Usage_error("run: --model SPEC is required (or set MLRC_MODEL)");
+  mlrc::Runtime rt;
+  std::optional<mlrc::Session> session;
+  try {
+    session.emplace(mlrc::Session::create(rt, cfg));
+  } catch (const mlrc::Error& e) {
+    report(e);
+    return exit_config;  // the task, paper or spec is wrong: nothing was run
+  }
+  return run_session(rt, *session, a.has("json"));
+}
+
+int cmd_resume(const std::vector<std::string>& argv) {
+  Args a = parse_args(argv, {"help", "json"}, {"home"});
+  if (a.has("help")) return std::fputs(run_help, stdout), exit_ok;
+  if (a.pos.size() != 1) throw Usage_error("resume: expected one RUN_ID");
+  mlrc::Runtime rt;
+  auto session = mlrc::Session::open(rt, a.get("home"), a.pos[0]);
+  return run_session(rt, session, a.has("json"));
+}
+
+int cmd_runs(const std::vector<std::string>& argv) {
+  Args a = parse_args(argv, {"help", "json"}, {"home"});
+  if (a.has("help")) return std::fputs(run_help, stdout), exit_ok;
+  for (auto& r : mlrc::Session::list(a.get("home"))) {
+    if (a.has("json")) {
+      boost::json::object o{{"run_id", r.run_id}, {"status", r.status}, {"folder", r.folder.string()}, {"success", r.success}};
+      std::printf("%s\n", boost::json::serialize(o).c_str());
+    } else {
+      std::printf("%-22s %-16s %s %s\n", r.run_id.c_str(), r.status.c_str(), r.success ? "success" : "-      ", r.folder.string().c_str());
+    }
+  }
+  return exit_ok;
+}
+
+int cmd_report(const std::vector<std::string>& argv) {
+  Args a = parse_args(argv, {"help"}, {"home"});
+  if (a.has("help")) return std::fputs(run_help, stdout), exit_ok;
+  if (a.pos.size() != 1) throw Usage_error("report: expected one RUN_ID");
+  mlrc::Runtime rt;
+  auto session = mlrc::Session::open(rt, a.get("home"), a.pos[0]);
+  session.write_report();
+  std::printf("%s\n%s\n", (session.folder() / "report.md").string().c_str(), (session.folder() / "report.html").string().c_str());
+  return exit_ok;
+}
+
+// The bundled demo: found next to the executable's source tree or the install prefix.
+std::filesystem::path demo_dir() {
+  if (const char* d = std::getenv("MLRC_EXAMPLES")) return d;
+  std::error_code ec;
+  auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  for (auto p = exe.parent_path(); !p.empty() && p != p.root_path(); p = p.parent_path()) {
+    if (std::filesystem::exists(p / "examples" / "demo" / "script.json")) return p / "examples";
+    if (std::filesystem::exists(p / "share" / "mlrcopilot" / "examples" / "demo" / "script.json")) return p / "share" / "mlrcopilot" / "examples";
+  }
+  throw mlrc::Error(mlrc::errc::not_found, "demo: cannot find the examples folder (set MLRC_EXAMPLES)");
+}
+
+int cmd_demo(const std::vector<std::string>& argv) {
+  Args a = parse_args(argv, {"help", "json"}, {"model", "home", "max-steps"});
+  if (a.has("help")) return std::fputs(run_help, stdout), exit_ok;
+  auto ex = demo_dir();
+  mlrc::SessionConfig c;
+  c.paper = ex / "papers" / "sentiment-analysis.md";
+  c.task = ex / "tasks" / "digits-mlab";
+  c.model = a.has("model") ? a.get("model") : "scripted:" + (ex / "demo" / "script.json").string();
+  c.home = a.get("home");
+  c.ideas = 2;
+  c.refine_rounds = 1;
+  if (a.has("max-steps")) c.max_steps = static_cast<int>(to_number("max-steps", a.get("max-steps")));
+  if (!a.has("model"))
+    std::fprintf(stderr, "mlrc demo: the model is SCRIPTED (%s): every reply is canned; the code it writes really runs\n"
+                         "and the metric is really measured by the task's evaluator.\n", c.model.c_str());
+  mlrc::Runtime rt;
+  auto session = mlrc::Session::create(rt, c);
+  return run_session(rt, session, a.has("json"));
+}
+
 int cmd_sandbox(const std::vector<std::string>& argv) {
   Args a = parse_args(argv, {"help", "network", "no-confine", "allow-degraded"},
                       {"cwd", "writable", "hide", "wall", "cpu", "memory", "address-space", "processes", "file-size",
@@ -410,6 +611,11 @@ int main(int argc, char** argv) {
     if (cmd == "chat") return cmd_chat(rest);
     if (cmd == "models") return cmd_models(rest);
     if (cmd == "task") return cmd_task(rest);
+    if (cmd == "run") return cmd_run(rest);
+    if (cmd == "resume") return cmd_resume(rest);
+    if (cmd == "runs") return cmd_runs(rest);
+    if (cmd == "report") return cmd_report(rest);
+    if (cmd == "demo") return cmd_demo(rest);
     if (cmd == "sandbox") return cmd_sandbox(rest);
     if (cmd == "version" || cmd == "--version") {
       std::printf("mlrc %s\n", mlrc::linked_version_string());

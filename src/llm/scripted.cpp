@@ -3,6 +3,7 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <fstream>
 
 namespace mlrc {
@@ -61,6 +62,11 @@ std::shared_ptr<ScriptedModel> ScriptedModel::from_file(const std::filesystem::p
   if (!in) throw Error(errc::io, "cannot read model script " + path.string());
   std::string text((std::istreambuf_iterator<char>(in)), {});
   return std::make_shared<ScriptedModel>(parse(text, path.string()), path.stem().string());
+}
+
+void ScriptedModel::skip(std::size_t n) {
+  std::lock_guard lk(mu_);
+  next_ = std::max(next_, std::min(n, turns_.size()));
 }
 
 std::size_t ScriptedModel::used() const {

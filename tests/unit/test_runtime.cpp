@@ -110,3 +110,16 @@ TEST_CASE("Error keeps library and provider text apart and redacts secrets", "[e
   CHECK(mlrc::redact("key sk-12345 and sk-12345 again", "sk-12345") == "key [REDACTED] and [REDACTED] again");
   CHECK(mlrc::redact("short", "abc") == "short");  // too short to be a key: left alone
 }
+
+TEST_CASE("Runtime::run with a timeout reports an operation's own failure at once", "[runtime]") {
+  mlrc::Runtime rt;
+  auto t0 = std::chrono::steady_clock::now();
+  try {
+    rt.run(fail_after_sleep(), 10s);
+    FAIL("expected an exception");
+  } catch (const mlrc::Error& e) {
+    CHECK(e.code_enum() == mlrc::errc::protocol);  // not errc::timeout
+  }
+  CHECK(std::chrono::steady_clock::now() - t0 < 2s);
+  CHECK(rt.run(add(20, 22), 10s) == 42);
+}
