@@ -12,6 +12,7 @@
  *  (unknown tool, bad arguments, unparsable reply) are recorded in the step and the loop goes on;
  *  failures of the library are raised. */
 
+#include <mlrcopilot/feedback.hpp>
 #include <mlrcopilot/model.hpp>
 #include <mlrcopilot/task.hpp>
 #include <mlrcopilot/workspace.hpp>
@@ -123,6 +124,11 @@ class Agent {
   /** Adds (or replaces, by name) a tool. */
   void add_tool(std::shared_ptr<Tool> tool);
   std::vector<ToolSpec> tools() const;
+  /** Human feedback at the gates in `gates` (before_execution, after_step, on_help). */
+  void set_feedback(std::shared_ptr<FeedbackHandler> handler, GateOptions gates);
+  /** For tools: the before_execution gate (true = run it) and the on_help gate. */
+  bool approve_execution(const std::string& command);
+  std::string request_help(const std::string& question);
   /** Called after each step (progress display, events, persistence). */
   void on_step(std::function<void(const AgentStep&)> cb);
 

@@ -13,6 +13,7 @@
  *  `result.json`, `report.md`, `report.html` and `chart.svg`. */
 
 #include <mlrcopilot/agent.hpp>
+#include <mlrcopilot/feedback.hpp>
 #include <mlrcopilot/runtime.hpp>
 
 #include <boost/asio/awaitable.hpp>
@@ -40,6 +41,12 @@ struct SessionConfig {
   std::int64_t budget_tokens = 0;  ///< 0 = unlimited
   double budget_usd = 0;           ///< 0 = unlimited
   AgentProtocol protocol = AgentProtocol::tools;
+  /** A local index (see retriever.hpp): a folder with papers/ code/ models/ datasets/ indexes or
+   *  one index. Phase 1 retrieves related work from its papers; the agent gets retrieve_* tools
+   *  for the corpora it holds. Empty: no retrieval. */
+  std::filesystem::path index;
+  unsigned gates = 0;  ///< feedback gates (feedback.hpp), answered by the handler given to the session
+  std::chrono::seconds gate_timeout{600};
   std::string to_json() const;
   static SessionConfig from_json(std::string_view json);
 };
@@ -80,6 +87,8 @@ class Session {
   const SessionConfig& config() const noexcept;
   /** Uses `model` instead of building one from the config's spec (plugins, tests). */
   void set_model(ModelPtr model);
+  /** Answers the configured feedback gates (without one, every gate takes its default). */
+  void set_feedback(std::shared_ptr<FeedbackHandler> handler);
   /** Receives events as they happen (also stored in the run). */
   void on_event(std::function<void(const Event&)> cb);
 

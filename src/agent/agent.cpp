@@ -112,6 +112,8 @@ struct Agent::Impl {
   AgentOptions opts;
   std::vector<std::shared_ptr<Tool>> tools;
   std::function<void(const AgentStep&)> step_cb;
+  std::shared_ptr<FeedbackHandler> feedback;
+  GateOptions gates;
   std::vector<std::string> log;
   std::optional<double> baseline;
   std::optional<double> best;
@@ -226,6 +228,27 @@ std::vector<ToolSpec> Agent::tools() const {
 }
 
 void Agent::on_step(std::function<void(const AgentStep&)> cb) { impl_->step_cb = std::move(cb); }
+
+void Agent::set_feedback(std::shared_ptr<FeedbackHandler> handler, GateOptions gates) {
+  impl_->feedback = std::move(handler);
+  impl_->gates = gates;
+}
+
+bool Agent::approve_execution(const std::string& command) {
+  auto& I = *impl_;
+  if (!I.feedback || !(I.gates.gates & gate_before_execution)) return true;
+  auto h = I.feedback;
+  auto answer = answer_within<bool>(I.gates.timeout, [h, command] { return h->approve_execution(command); });
+  return answer.value_or(I.gates.default_approve);
+}
+
+std::string Agent::request_help(const std::string& question) {
+  auto& I = *impl_;
+  if (!I.feedback || !(I.gates.gates & gate_on_help)) return "No human is available for this run; continue on your own.";
+  auto h = I.feedback;
+  auto answer = answer_within<std::string>(I.gates.timeout, [h, question] { return h->help(question); });
+  return answer ? "The human answered: " + *answer : "No answer came in time; continue on your own.";
+}
 void Agent::log_append(const std::string& entry) { impl_->log.push_back(entry); }
 const std::vector<std::string>& Agent::research_log() const noexcept { return impl_->log; }
 std::optional<double> Agent::baseline() const noexcept { return impl_->baseline; }
@@ -403,10 +426,15 @@ asio::awaitable<AgentResult> Agent::run(std::string instructions, std::vector<Ag
       std::string shown = detail::cut_middle(st.observation, I.opts.observation_head, I.opts.observation_tail);
       st.snapshot = I.ws.snapshot("step " + std::to_string(st.index)).id;
       st.took = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - ts);
-      if (I.opts.feedback) {
-        std::string fb = I.opts.feedback(st);
-        if (!fb.empty()) shown += "\n\nHuman feedback: " + fb;
+      std::string fb;
+      if (I.opts.feedback) fb = I.opts.feedback(st);
+      if (fb.empty() && I.feedback && (I.gates.gates & gate_after_step)) {
+        auto h = I.feedback;
+        AgentStep copy = st;
+        fb = answer_within<std::string>(I.gates.timeout, [h, copy]() -> std::optional<std::string> { return h->after_step(copy); })
+                 .value_or("");
       }
+      if (!fb.empty()) shown += "\n\nHuman feedback: " + fb;
       st.shown = shown;
       if (I.opts.protocol == AgentProtocol::tools && !call.id.empty())
         ex.results.push_back(Message::tool_result(call.id, call.name, shown, st.tool_error));

@@ -274,11 +274,17 @@ int stats(const std::vector<std::string>& argv) {
                             {"postings", s.postings},    {"bytes", s.bytes},                   {"field_weights", fields}};
       std::cout << boost::json::serialize(o) << "\n";
     } else {
+      std::string weights;
+      for (auto& [n, w] : s.field_weights) {
+        char buf[64];
+        std::snprintf(buf, sizeof buf, "%s%s %g", weights.empty() ? "" : ", ", n.c_str(), w);
+        weights += buf;
+      }
       std::printf("corpus          %s\nformat version  %u\ngeneration      %llu\nsegments        %zu\ndocuments       %llu\n"
-                  "terms           %llu\npostings        %llu\nsize            %.1f MiB\nfields          %s\n",
+                  "terms           %llu\npostings        %llu\nsize            %.1f MiB\nfield weights   %s\n",
                   corpus_name(c), s.format_version, (unsigned long long)s.generation, s.segments,
                   (unsigned long long)s.documents, (unsigned long long)s.terms, (unsigned long long)s.postings,
-                  double(s.bytes) / (1 << 20), boost::json::serialize(fields).c_str());
+                  double(s.bytes) / (1 << 20), weights.c_str());
     }
   }
   return exit_ok;

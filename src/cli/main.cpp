@@ -2,8 +2,11 @@
 // Exit codes: 0 success; 1 the operation failed (network, provider, timeout, budget …);
 // 2 usage error (unknown command or option, missing argument); 3 configuration error
 // (malformed model spec, missing API key, bad file).
+#include "cli/cmd_index.hpp"
+
 #include <mlrcopilot/error.hpp>
 #include <mlrcopilot/executor.hpp>
+#include <mlrcopilot/retriever.hpp>
 #include <mlrcopilot/session.hpp>
 #include <mlrcopilot/task.hpp>
 #include <mlrcopilot/json.hpp>
@@ -109,6 +112,7 @@ Commands:
   report         rewrite a run's report.md / report.html / result.json
   demo           an offline three-phase run on the bundled example, with a scripted model
   task           check a task folder, measure its baseline, evaluate a workspace
+  index          build, extend and search local indexes of papers, code, models and datasets
   sandbox        run any command in the sandbox and print the result as JSON
   version        print the library version
 
@@ -388,6 +392,10 @@ Options:
   --budget-tokens N     stop once N tokens are spent
   --budget-usd X        stop once $X is spent
   --protocol P          tools (native tool calling, default) or text (MLAgentBench format)
+  --index DIR           local index (mlrc index build): related work for phase 1, retrieve_* tools
+  --gates LIST          human feedback at: ideas, exec, step, help (comma list), all or none;
+                        asked on this terminal
+  --gate-timeout SEC    how long a gate waits before taking its default (default 600)
   --home DIR            where runs live (default $MLRC_HOME, else ~/.mlrc)
   --json                print result.json at the end instead of a summary
 Exit codes: 0 the run finished and met the task's success rule; 4 it finished without meeting
@@ -447,6 +455,7 @@ int run_session(mlrc::Runtime& rt, mlrc::Session& session, bool json) {
                session.config().model.c_str());
   Progress progress;
   session.on_event([&](const mlrc::Event& e) { progress(e); });
+  if (session.config().gates) session.set_feedback(std::make_shared<mlrc::ConsoleFeedback>(session.config().gate_timeout));
   auto s = rt.run(session.run());
   return finish(s, json);
 }
@@ -465,13 +474,16 @@ mlrc::SessionConfig session_config(const Args& a) {
   if (a.has("refine-rounds")) c.refine_rounds = static_cast<int>(to_number("refine-rounds", a.get("refine-rounds")));
   if (a.has("budget-tokens")) c.budget_tokens = static_cast<std::int64_t>(to_number("budget-tokens", a.get("budget-tokens")));
   if (a.has("budget-usd")) c.budget_usd = to_number("budget-usd", a.get("budget-usd"));
+  c.index = a.get("index");
+  c.gates = mlrc::parse_gates(a.get("gates", "none"));
+  if (a.has("gate-timeout")) c.gate_timeout = std::chrono::seconds(static_cast<long long>(to_number("gate-timeout", a.get("gate-timeout"))));
   if (a.get("protocol", "tools") == "text") c.protocol = mlrc::AgentProtocol::text;
   else if (a.get("protocol", "tools") != "tools") throw Usage_error("--protocol must be tools or text");
   return c;
 }
 
 const std::vector<std::string> run_valued{"task", "paper", "instructions", "model", "home", "max-steps", "ideas", "refine-rounds",
-                                          "budget-tokens", "budget-usd", "protocol"};
+                                          "budget-tokens", "budget-usd", "protocol", "index", "gates", "gate-timeout"};
 
 int cmd_run(const std::vector<std::string>& argv) {
   Args a = parse_args(argv, {"help", "json"}, run_valued);
@@ -549,6 +561,14 @@ int cmd_demo(const std::vector<std::string>& argv) {
   c.ideas = 2;
   c.refine_rounds = 1;
   if (a.has("max-steps")) c.max_steps = static_cast<int>(to_number("max-steps", a.get("max-steps")));
+  // A small open-licence corpus (examples/corpus) indexed once, so phase 1 retrieves related work.
+  std::filesystem::path home = c.home.empty() ? mlrc::default_home() : c.home;
+  std::filesystem::path index = home / "demo-index" / "papers";
+  if (!std::filesystem::exists(index / "manifest.json") && std::filesystem::exists(ex / "corpus" / "papers.jsonl")) {
+    std::vector<std::filesystem::path> inputs{ex / "corpus" / "papers.jsonl"};
+    mlrc::IndexBuilder(index).build(mlrc::Corpus::papers, inputs);
+  }
+  if (std::filesystem::exists(index)) c.index = index;
   if (!a.has("model"))
     std::fprintf(stderr, "mlrc demo: the model is SCRIPTED (%s): every reply is canned; the code it writes really runs\n"
                          "and the metric is really measured by the task's evaluator.\n", c.model.c_str());
@@ -611,6 +631,7 @@ int main(int argc, char** argv) {
     if (cmd == "chat") return cmd_chat(rest);
     if (cmd == "models") return cmd_models(rest);
     if (cmd == "task") return cmd_task(rest);
+    if (cmd == "index") return mlrc::cmd_index(rest);
     if (cmd == "run") return cmd_run(rest);
     if (cmd == "resume") return cmd_resume(rest);
     if (cmd == "runs") return cmd_runs(rest);

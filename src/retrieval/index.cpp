@@ -512,6 +512,12 @@ std::vector<Hit> LocalRetriever::find(const Query& q) const {
     for (auto& v : word_variants(t)) ng.members.push_back({std::move(v), variant_weight, {}});
     groups.push_back(std::move(ng));
   }
+  // A variant that is itself a query word belongs to that word's group only.
+  for (auto& g : groups)
+    std::erase_if(g.members, [&](const Member& m) {
+      return &m != &g.members[0] &&
+             std::any_of(groups.begin(), groups.end(), [&](const Group& o) { return o.members[0].term == m.term; });
+    });
   if (q.top_k == 0 || ix.docs == 0) return {};
 
   // Look every term up in every segment; document frequencies add up across segments. A group's
@@ -529,12 +535,21 @@ std::vector<Hit> LocalRetriever::find(const Query& q) const {
   const float k1 = float(ix.m.k1);
   const std::size_t nfields = ix.m.fields.size();
   thread_local Scratch sc;
+  // The scratch arrays must be all zero between queries, also after an exception (damaged file).
+  struct Clean {
+    Scratch& sc;
+    ~Clean() {
+      for (auto d : sc.touched) sc.score[d] = 0, sc.mask[d] = 0;
+      for (auto d : sc.group) sc.tf[d] = 0;
+      sc.touched.clear();
+      sc.group.clear();
+    }
+  } clean{sc};
   std::vector<Candidate> heap;  // the worst of the best top_k on top
   for (std::size_t s = 0; s < nseg; ++s) {
     const Segment& seg = *ix.segs[s];
     if (sc.score.size() < seg.docs())
       sc.score.resize(seg.docs(), 0.0f), sc.tf.resize(seg.docs(), 0.0f), sc.mask.resize(seg.docs(), 0);
-    sc.touched.clear();
     // Calls sink(doc, field mask, BM25F pseudo-frequency) for each posting of `pl`.
     auto each = [&](const Segment::PostingList& pl, auto&& sink) {
       const std::uint8_t *p = pl.begin, *end = pl.end;
@@ -592,6 +607,7 @@ std::vector<Hit> LocalRetriever::find(const Query& q) const {
         sc.tf[doc] = 0;
         sc.score[doc] += w * tf / (k1 + tf);
       }
+      sc.group.clear();
     }
     for (auto d : sc.touched) {
       Candidate c{sc.score[d], std::uint32_t(s), d, sc.mask[d]};
@@ -603,6 +619,7 @@ std::vector<Hit> LocalRetriever::find(const Query& q) const {
       std::push_heap(heap.begin(), heap.end(), better);
       if (heap.size() > q.top_k) std::pop_heap(heap.begin(), heap.end(), better), heap.pop_back();
     }
+    sc.touched.clear();
   }
   std::sort_heap(heap.begin(), heap.end(), better);
 

@@ -42,12 +42,10 @@ bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' |
 // Trims and collapses runs of whitespace (Kaggle's arXiv titles carry line breaks).
 std::string collapse(std::string_view s) {
   // Most text is clean already: check first, copy once.
-  bool clean = s.empty() || (s.front() != ' ' && s.back() != ' ');
-  for (std::size_t i = 0; clean && i < s.size(); ++i) {
-    char c = s[i];
-    clean = c != '\t' && c != '\n' && c != '\r' && c != '\f' && c != '\v' && !(c == ' ' && s[i + 1] == ' ');
-  }
-  if (clean) return std::string(s);
+  unsigned control = 0;
+  for (char c : s) control |= static_cast<unsigned char>(c) < 0x20;  // \t \n \r \f \v (vectorises)
+  if (!control && (s.empty() || (s.front() != ' ' && s.back() != ' ')) && s.find("  ") == std::string_view::npos)
+    return std::string(s);
   std::string out;
   out.reserve(s.size());
   bool space = false;
@@ -205,7 +203,7 @@ bool paper_from_json(element rec, Document& d, std::string& why) {
   auto keywords = strings(o, "keywords");
 
   d.text[0] = d.title;
-  d.text[1] = d.stored_text;
+  d.stored_field = 1;
   // Not the venue: words like "Workshop", "Shared Task", "cs.AI" would match far too many papers.
   d.text[2] = join(fos, " ") + ' ' + join(keywords, " ");
   d.text[3] = join(authors, ", ");
@@ -276,7 +274,7 @@ bool hf_from_json(element rec, Corpus c, Document& d, std::string& why) {
   if (!d.year) d.year = year_in(modified.substr(0, 4));
 
   d.text[0] = std::string(id) + (pretty.empty() ? "" : " " + pretty);
-  d.text[1] = d.stored_text;
+  d.stored_field = 1;
   d.text[2] = keywords;
   d.text[3] = author;
   if (!author.empty()) d.fields.emplace_back("author", std::string(author));
@@ -349,14 +347,12 @@ void read_jsonl(const fs::path& file, Corpus c, const std::function<void(Documen
     }
     int n = ::gzread(gz, buf.data() + have, static_cast<unsigned>(std::min<std::size_t>(cap - have, 1u << 30)));
     bool eof = n <= 0;
-    if (n < 0) {
-      int code = 0;
-      const char* msg = ::gzerror(gz, &code);
-      warnings.add(file.string() + ": read error after line " + std::to_string(line_no) + " (" + (msg ? msg : "?") +
-                   "); the rest of the file is skipped");
-    } else {
-      have += static_cast<std::size_t>(n);
-    }
+    int code = Z_OK;
+    const char* msg = ::gzerror(gz, &code);
+    bool failed = n < 0 || code != Z_OK;  // a truncated gzip stream ends with n == 0 and an error set
+    std::string error = failed ? std::string(msg ? msg : "?") : std::string();
+    eof = eof || failed;
+    if (n > 0) have += static_cast<std::size_t>(n);
     std::size_t start = 0;
     for (const char* nl; (nl = static_cast<const char*>(std::memchr(buf.data() + start, '\n', have - start)));) {
       std::size_t end = static_cast<std::size_t>(nl - buf.data());
@@ -364,7 +360,11 @@ void read_jsonl(const fs::path& file, Corpus c, const std::function<void(Documen
       start = end + 1;
     }
     if (eof) {
-      if (start < have && n == 0) handle(buf.data() + start, have - start);
+      if (failed)
+        warnings.add(file.string() + ": read error after line " + std::to_string(line_no) + " (" + error +
+                     "); the rest of the file is skipped");
+      else if (start < have)
+        handle(buf.data() + start, have - start);  // a last line without '\n'
       break;
     }
     std::memmove(buf.data(), buf.data() + start, have - start);

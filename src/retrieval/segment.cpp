@@ -121,37 +121,54 @@ std::uint64_t hash_term(std::string_view s) {
   h = (h ^ v) * 0xC4CEB9FE1A85EC53ull;
   return h ^ (h >> 29);
 }
+// Equality for short strings without a call to memcmp.
+bool equal(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  std::size_t n = a.size(), i = 0;
+  for (; i + 8 <= n; i += 8) {
+    std::uint64_t x, y;
+    std::memcpy(&x, a.data() + i, 8);
+    std::memcpy(&y, b.data() + i, 8);
+    if (x != y) return false;
+  }
+  for (; i < n; ++i)
+    if (a[i] != b[i]) return false;
+  return true;
+}
 }  // namespace
 
 std::uint32_t SegmentWriter::Terms::intern(std::string_view t, bool& added) {
-  auto h = static_cast<std::uint32_t>(hash_term(t));
+  auto h = hash_term(t);
+  std::uint64_t prefix = 0;
+  std::memcpy(&prefix, t.data(), std::min<std::size_t>(t.size(), 8));
+  const auto tag = (static_cast<std::uint32_t>(h >> 32) & 0xFFFFFF00u) | static_cast<std::uint32_t>(std::min<std::size_t>(t.size(), 255));
   const std::size_t mask = slots_.size() - 1;
   for (std::size_t i = h & mask;; i = (i + 1) & mask) {
-    auto [sh, id1] = slots_[i];
-    if (id1 == 0) {
+    const Slot& s = slots_[i];
+    if (s.id1 == 0) {
       added = true;
       auto id = static_cast<std::uint32_t>(size());
       arena_.append(t);
       start_.push_back(static_cast<std::uint32_t>(arena_.size()));
-      slots_[i] = {h, id + 1};
+      slots_[i] = {prefix, tag, id + 1};
       if (size() * 2 > slots_.size()) grow();
       return id;
     }
-    if (sh == h && name(id1 - 1) == t) {
+    if (s.tag == tag && s.prefix == prefix && (t.size() <= 8 || equal(name(s.id1 - 1), t))) {
       added = false;
-      return id1 - 1;
+      return s.id1 - 1;
     }
   }
 }
 
 void SegmentWriter::Terms::grow() {
-  std::vector<std::pair<std::uint32_t, std::uint32_t>> bigger(slots_.size() * 2);
+  std::vector<Slot> bigger(slots_.size() * 2);
   const std::size_t mask = bigger.size() - 1;
-  for (auto [h, id1] : slots_) {
-    if (!id1) continue;
-    std::size_t i = h & mask;
-    while (bigger[i].second) i = (i + 1) & mask;
-    bigger[i] = {h, id1};
+  for (const Slot& s : slots_) {
+    if (!s.id1) continue;
+    std::size_t i = hash_term(name(s.id1 - 1)) & mask;
+    while (bigger[i].id1) i = (i + 1) & mask;
+    bigger[i] = s;
   }
   slots_.swap(bigger);
 }
@@ -170,7 +187,7 @@ bool SegmentWriter::add(const Document& d) {
   e.year = d.year;
   doc_terms_.clear();
   for (std::size_t f = 0; f < nfields_; ++f) {
-    const auto& terms = tokenizer_(d.text[f]);
+    const auto& terms = tokenizer_(int(f) == d.stored_field ? d.stored_text : d.text[f]);
     field_length_sum_[f] += terms.size();
     e.length[f] = static_cast<std::uint16_t>(std::min<std::size_t>(terms.size(), 65535));
     for (auto t : terms) {

@@ -40,6 +40,7 @@ struct Document {
   std::string title;                                 ///< shown in hits
   std::array<std::string, max_fields> text;          ///< the indexed fields (meaning set by the corpus)
   std::string stored_text;                           ///< abstract / description / code, kept for hits
+  int stored_field = -1;                             ///< if >= 0, that field indexes stored_text (saves a copy)
   int year = 0;                                      ///< 0: unknown
   std::string venue, license;
   std::vector<std::string> tags;
@@ -134,8 +135,14 @@ class SegmentWriter {
     std::size_t size() const noexcept { return start_.size() - 1; }
 
    private:
+    // A slot keeps the term's first 8 bytes and its length, so most probes never touch the arena.
+    struct Slot {
+      std::uint64_t prefix = 0;
+      std::uint32_t tag = 0;  // high 24 bits of the hash | min(length, 255)
+      std::uint32_t id1 = 0;  // id + 1; 0: empty
+    };
     void grow();
-    std::vector<std::pair<std::uint32_t, std::uint32_t>> slots_ = std::vector<std::pair<std::uint32_t, std::uint32_t>>(1 << 16);
+    std::vector<Slot> slots_ = std::vector<Slot>(1 << 16);
     std::string arena_;
     std::vector<std::uint32_t> start_{0};
   };

@@ -146,6 +146,11 @@ void write_reports(const RunStore& store, const fs::path& folder, const RunSumma
   if (sum.best) md << "- best attempt: " << fmt(*sum.best) << "\n";
   if (!sum.error.empty()) md << "- stopped because: " << sum.error << "\n";
   if (!paper.is_null()) md << "\n## Paper\n\n**" << str(paper, "title") << "**\n\n" << one_line(str(paper, "abstract"), 1200) << "\n";
+  json::value related = parse_or_null(store.get("related"));
+  if (related.is_array() && !related.as_array().empty()) {
+    md << "\n## Related work retrieved\n\n";
+    for (auto& r : related.as_array()) md << "- `" << str(r, "id") << "` " << str(r, "title") << " (" << str(r, "year") << ")\n";
+  }
   if (ideas.is_array() && !ideas.as_array().empty()) {
     md << "\n## Ideas (ranked by review score)\n\n| idea | title | review score | round |\n|---|---|---|---|\n";
     for (auto& i : ideas.as_array())

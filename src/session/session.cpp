@@ -4,11 +4,13 @@
 #include <mlrcopilot/paper.hpp>
 #include <mlrcopilot/planner.hpp>
 #include <mlrcopilot/providers.hpp>
+#include <mlrcopilot/retriever.hpp>
 #include <mlrcopilot/scripted.hpp>
 #include <mlrcopilot/session.hpp>
 #include <mlrcopilot/task.hpp>
 #include <mlrcopilot/workspace.hpp>
 
+#include "agent/tools.hpp"
 #include "session/report.hpp"
 #include "session/run_store.hpp"
 
@@ -36,7 +38,8 @@ std::string SessionConfig::to_json() const {
   json::object o{{"paper", paper.string()},       {"instructions", instructions},   {"task", task.string()},
                  {"model", model},                {"home", home.string()},          {"max_steps", max_steps},
                  {"ideas", ideas},                {"refine_rounds", refine_rounds}, {"budget_tokens", budget_tokens},
-                 {"budget_usd", budget_usd},      {"protocol", protocol == AgentProtocol::text ? "text" : "tools"}};
+                 {"budget_usd", budget_usd},      {"protocol", protocol == AgentProtocol::text ? "text" : "tools"},
+                 {"index", index.string()},       {"gates", gates},                 {"gate_timeout_s", gate_timeout.count()}};
   return json::serialize(o);
 }
 
@@ -63,6 +66,9 @@ SessionConfig SessionConfig::from_json(std::string_view text) {
   c.budget_tokens = static_cast<std::int64_t>(num("budget_tokens", 0));
   c.budget_usd = num("budget_usd", 0);
   c.protocol = str("protocol") == "text" ? AgentProtocol::text : AgentProtocol::tools;
+  c.index = str("index");
+  c.gates = static_cast<unsigned>(num("gates", 0));
+  c.gate_timeout = std::chrono::seconds(static_cast<long>(num("gate_timeout_s", 600)));
   return c;
 }
 
@@ -168,6 +174,7 @@ struct Session::Impl {
   fs::path folder;
   std::unique_ptr<detail::RunStore> store;
   ModelPtr model_override;
+  std::shared_ptr<FeedbackHandler> feedback;
   std::function<void(const Event&)> emit;
   std::string phase = "setup";
 
@@ -185,6 +192,7 @@ const std::string& Session::id() const noexcept { return impl_->id; }
 const fs::path& Session::folder() const noexcept { return impl_->folder; }
 const SessionConfig& Session::config() const noexcept { return impl_->cfg; }
 void Session::set_model(ModelPtr m) { impl_->model_override = std::move(m); }
+void Session::set_feedback(std::shared_ptr<FeedbackHandler> h) { impl_->feedback = std::move(h); }
 void Session::on_event(std::function<void(const Event&)> cb) { impl_->emit = std::move(cb); }
 
 Session Session::create(Runtime& rt, SessionConfig cfg) {
@@ -196,6 +204,10 @@ Session Session::create(Runtime& rt, SessionConfig cfg) {
   if (!cfg.paper.empty()) cfg.paper = fs::absolute(cfg.paper);
   Task::load(cfg.task);  // fail now, naming the problem, not halfway through a run
   if (!cfg.paper.empty()) Paper::load(cfg.paper);
+  if (!cfg.index.empty()) {
+    cfg.index = fs::absolute(cfg.index);
+    LocalRetriever check(cfg.index);  // an unreadable index is an input error, found now
+  }
   auto impl = std::make_unique<Impl>(rt);
   impl->cfg = cfg;
   impl->id = new_run_id();
@@ -290,6 +302,10 @@ asio::awaitable<RunSummary> Session::run() {
   Budget budget{I.cfg.budget_tokens, I.cfg.budget_usd};
   ModelPtr model = with_accounting(journal, ledger, PriceTable::defaults(), budget);
 
+  std::shared_ptr<LocalRetriever> retriever;
+  if (!I.cfg.index.empty()) retriever = std::make_shared<LocalRetriever>(I.cfg.index);
+  GateOptions gates{I.cfg.gates, I.cfg.gate_timeout, true};
+
   RunSummary sum;
   sum.run_id = I.id;
   sum.folder = I.folder;
@@ -312,17 +328,56 @@ asio::awaitable<RunSummary> Session::run() {
         po.on_event = [&](std::string_view kind, std::string_view js) {
           I.event(kind == "idea" ? "idea_proposed" : std::string(kind), std::string(js));
         };
-        Planner planner(model, {}, po);
+        RelatedSearch search;
+        if (retriever) {
+          auto corpora = retriever->corpora();
+          if (std::find(corpora.begin(), corpora.end(), Corpus::papers) != corpora.end())
+            search = [retriever](std::string query, std::size_t k) -> asio::awaitable<std::vector<Paper>> {
+              Query q;
+              q.text = std::move(query);
+              q.top_k = k;
+              std::vector<Paper> out;
+              for (auto& h : co_await retriever->search(q)) {
+                Paper p;
+                p.id = h.id;
+                p.title = h.title;
+                auto f = [&](const char* k2) {
+                  auto it = h.fields.find(k2);
+                  return it == h.fields.end() ? std::string() : it->second;
+                };
+                p.abstract = f("abstract").empty() ? h.snippet : f("abstract");
+                p.venue = f("venue");
+                p.year = std::atoi(f("year").c_str());
+                out.push_back(std::move(p));
+              }
+              co_return out;
+            };
+        }
+        Planner planner(model, search, po);
         auto result = co_await planner.run(paper);
         json::array ideas, reviews;
         for (auto& i : result.ideas) ideas.push_back(json::parse(to_json(i)));
         for (auto& r : result.reviews) reviews.push_back(json::parse(to_json(r)));
         store.set("analysis", to_json(result.analysis));
+        json::array related;
+        for (auto& p : result.related) related.push_back(json::object{{"id", p.id}, {"title", p.title}, {"year", p.year}});
+        store.set("related", json::serialize(related));
         store.set("ideas", json::serialize(ideas));
         store.set("reviews", json::serialize(reviews));
         if (result.ideas.empty()) throw Error(errc::protocol, "phase 1 produced no ideas");
-        const Idea& best = result.ideas.front();
-        instructions = instructions_from(best) + (I.cfg.instructions.empty() ? "" : "\n" + I.cfg.instructions);
+        std::size_t pick = 0;
+        std::string extra;
+        if (I.feedback && (gates.gates & gate_after_ideas)) {
+          I.event("gate_waiting", R"({"gate":"after_ideas"})");
+          auto h = I.feedback;
+          auto ideas_copy = result.ideas;
+          auto extra_box = std::make_shared<std::string>();
+          auto answer = answer_within<std::size_t>(gates.timeout, [h, ideas_copy, extra_box] { return h->choose_idea(ideas_copy, *extra_box); });
+          if (answer && *answer < result.ideas.size()) pick = *answer, extra = *extra_box;
+        }
+        const Idea& best = result.ideas[pick];
+        instructions = instructions_from(best) + (I.cfg.instructions.empty() ? "" : "\n" + I.cfg.instructions) +
+                       (extra.empty() ? "" : "\nHuman instructions: " + extra);
         store.set("chosen_idea", to_json(best));
         store.set("chosen_instructions", instructions);
         I.event("ideas_ranked", json::serialize(json::object{{"chosen", best.id}, {"title", best.title}, {"score", best.score}}));
@@ -357,6 +412,9 @@ asio::awaitable<RunSummary> Session::run() {
     ao.max_steps = I.cfg.max_steps;
     ao.protocol = I.cfg.protocol;
     Agent agent(model, ws, harness, ao);
+    if (I.feedback) agent.set_feedback(I.feedback, gates);
+    if (retriever)
+      for (auto c : retriever->corpora()) agent.add_tool(detail::retrieval_tool(retriever, c));
     agent.on_step([&](const AgentStep& st) {
       store.add_step(st.index, st.turn, to_json(st));
       I.event("step", to_json(st));

@@ -193,3 +193,56 @@ TEST_CASE("Text protocol parser (sans-io)", "[agent][text]") {
   CHECK(detail::parse_text_action("Action: list_files\n").action_input == "{}");
   CHECK(detail::cut_middle(std::string(10000, 'a'), 100, 100).find("bytes cut") != std::string::npos);
 }
+
+TEST_CASE("Agent: feedback gates — after-step feedback, execution approval, help", "[agent][feedback]") {
+  Fixture f;
+  struct Human : FeedbackHandler {
+    int steps = 0, approvals = 0, helps = 0;
+    std::optional<bool> approve_execution(const std::string&) override {
+      ++approvals;
+      return false;  // deny
+    }
+    std::string after_step(const AgentStep& s) override {
+      ++steps;
+      return s.index == 1 ? "Try an SVM next." : "";
+    }
+    std::optional<std::string> help(const std::string& q) override {
+      ++helps;
+      return "Use sklearn.svm.SVC (asked: " + q + ")";
+    }
+  };
+  auto human = std::make_shared<Human>();
+  ScriptTurn t3 = call("request_help", R"({"question":"Which model?"})");
+  t3.expect = "Human feedback: Try an SVM next.";  // the feedback reached the next prompt
+  std::vector<ScriptTurn> turns{call("list_files", "{}"), call("execute_script", R"({"script":"train.py"})"), t3,
+                                call("final_answer", R"({"summary":"asked"})")};
+  // The second turn's request must carry the first step's feedback.
+  turns[1].expect = "Human feedback: Try an SVM next.";
+  turns[2].expect = "did not approve";
+  Agent agent(std::make_shared<ScriptedModel>(turns), *f.ws, *f.harness);
+  agent.set_feedback(human, GateOptions{gate_after_step | gate_before_execution | gate_on_help, std::chrono::seconds(5), true});
+  auto r = f.rt.run(agent.run("Ask for help."));
+  INFO(r.to_json().substr(0, 3000));
+  REQUIRE(r.steps.size() == 4);
+  CHECK(r.steps[1].tool_error);
+  CHECK(r.steps[1].observation.find("did not approve") != std::string::npos);
+  CHECK(r.steps[2].observation.find("Use sklearn.svm.SVC") != std::string::npos);
+  CHECK(human->approvals == 1);
+  CHECK(human->helps == 1);
+  CHECK(human->steps == 4);
+
+  // A gate nobody answers takes its default after the timeout.
+  struct Silent : FeedbackHandler {
+    std::optional<std::string> help(const std::string&) override {
+      std::this_thread::sleep_for(3s);
+      return "too late";
+    }
+  };
+  Fixture g;
+  Agent quiet(std::make_shared<ScriptedModel>(std::vector<ScriptTurn>{call("request_help", R"({"question":"?"})"),
+                                                                       call("final_answer", R"({"summary":"-"})")}),
+              *g.ws, *g.harness);
+  quiet.set_feedback(std::make_shared<Silent>(), GateOptions{gate_on_help, std::chrono::seconds(1), true});
+  auto q = g.rt.run(quiet.run("x"));
+  CHECK(q.steps[0].observation.find("No answer came in time") != std::string::npos);
+}

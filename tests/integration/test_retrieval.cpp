@@ -120,7 +120,7 @@ const char* kaggle_jsonl =
 
 }  // namespace
 
-TEST_CASE("retrieval: the shared 1,000-paper sample", "[retrieval]") {
+TEST_CASE("index: the shared 1,000-paper sample", "[retrieval]") {
   auto sample = shared_data() / "papers" / "sample" / "papers-sample-1000.jsonl";
   if (!fs::exists(sample)) {
     WARN("shared data not found at " << sample << "; skipping");
@@ -184,7 +184,7 @@ TEST_CASE("retrieval: the shared 1,000-paper sample", "[retrieval]") {
   CHECK(!h.matched_fields.empty());
 }
 
-TEST_CASE("retrieval: paper formats, gzip, malformed lines", "[retrieval]") {
+TEST_CASE("index: paper formats, gzip, malformed lines", "[retrieval]") {
   TempDir tmp;
   put(tmp.path / "in" / "ours.jsonl", ours_jsonl);
   put_gz(tmp.path / "in" / "s2.jsonl.gz", s2_jsonl);
@@ -240,7 +240,43 @@ TEST_CASE("retrieval: paper formats, gzip, malformed lines", "[retrieval]") {
   CHECK(r.find(q).empty());
 }
 
-TEST_CASE("retrieval: empty queries are rejected", "[retrieval]") {
+TEST_CASE("index: a truncated gzip file keeps what was readable", "[retrieval]") {
+  TempDir tmp;
+  std::string lines;
+  std::mt19937 rng(7);
+  for (int i = 0; i < 3000; ++i)  // random words so that the compressed file is long
+    lines += R"j({"id": "p)j" + std::to_string(i) + R"j(", "title": "paper )j" + std::to_string(i) + " w" + std::to_string(rng()) +
+             R"j(", "abstract": "x)j" + std::to_string(rng()) + " y" + std::to_string(rng()) + "\"}\n";
+  put_gz(tmp.path / "cut.jsonl.gz", lines);
+  fs::resize_file(tmp.path / "cut.jsonl.gz", fs::file_size(tmp.path / "cut.jsonl.gz") / 2);
+  auto report = IndexBuilder(tmp.path / "idx").build(Corpus::papers, {tmp.path / "cut.jsonl.gz"});
+  CHECK(report.added > 500);
+  CHECK(report.added < 3000);
+  REQUIRE(report.warning_count >= 1);
+  CHECK_THAT(report.warnings.back(), Contains("cut.jsonl.gz") && Contains("the rest of the file is skipped"));
+  CHECK(LocalRetriever(tmp.path / "idx").find(query("paper 0")).at(0).id == "p0");
+}
+
+TEST_CASE("index: singular and plural forms find each other, exact forms first", "[retrieval]") {
+  TempDir tmp;
+  put(tmp.path / "p.jsonl",
+      R"j({"id": "a", "title": "Graph neural networks for molecules", "abstract": "We look at molecules."})j"
+      "\n"
+      R"j({"id": "b", "title": "A graph neural network for molecules", "abstract": "We look at one molecule."})j"
+      "\n"
+      R"j({"id": "c", "title": "Case studies of proteins", "abstract": "Proteins."})j"
+      "\n");
+  IndexBuilder(tmp.path / "idx").build(Corpus::papers, {tmp.path / "p.jsonl"});
+  LocalRetriever r(tmp.path / "idx");
+  CHECK(ids(r.find(query("graph neural network"))) == std::vector<std::string>{"b", "a"});
+  CHECK(ids(r.find(query("graph neural networks"))) == std::vector<std::string>{"a", "b"});
+  CHECK(ids(r.find(query("case study"))) == std::vector<std::string>{"c"});
+  auto hits = r.find(query("proteins"));
+  REQUIRE(hits.size() == 1);
+  CHECK(hits[0].matched_fields == std::vector<std::string>{"title", "abstract"});
+}
+
+TEST_CASE("index: empty queries are rejected", "[retrieval]") {
   TempDir tmp;
   put(tmp.path / "p.jsonl", ours_jsonl);
   IndexBuilder(tmp.path / "idx").build(Corpus::papers, {tmp.path / "p.jsonl"});
@@ -259,7 +295,7 @@ TEST_CASE("retrieval: empty queries are rejected", "[retrieval]") {
   CHECK(r.find(query("attention", Corpus::papers, 0)).empty());
 }
 
-TEST_CASE("retrieval: the async search interface", "[retrieval]") {
+TEST_CASE("index: the async search interface", "[retrieval]") {
   TempDir tmp;
   put(tmp.path / "p.jsonl", ours_jsonl);
   IndexBuilder(tmp.path / "idx").build(Corpus::papers, {tmp.path / "p.jsonl"});
@@ -273,7 +309,7 @@ TEST_CASE("retrieval: the async search interface", "[retrieval]") {
   CHECK(hits[0].id == "nips2017:1");
 }
 
-TEST_CASE("retrieval: Hugging Face models and datasets", "[retrieval]") {
+TEST_CASE("index: Hugging Face models and datasets", "[retrieval]") {
   TempDir tmp;
   put(tmp.path / "models.jsonl",
       R"j({"id": "google-bert/bert-base-uncased", "modelId": "google-bert/bert-base-uncased", "author": "google-bert", "downloads": 61903514, "lastModified": "2024-02-19T11:06:12.000Z", "tags": ["transformers", "pytorch", "bert", "fill-mask", "en", "dataset:bookcorpus", "arxiv:1810.04805", "license:apache-2.0", "region:us"], "pipeline_tag": "fill-mask", "_source": "x"})j"
@@ -325,7 +361,7 @@ TEST_CASE("retrieval: Hugging Face models and datasets", "[retrieval]") {
   CHECK(ids(r.find(d)) == std::vector<std::string>{"mnist"});
 }
 
-TEST_CASE("retrieval: python blocks", "[retrieval]") {
+TEST_CASE("index: python blocks", "[retrieval]") {
   const char* src =
       "import os\n"                              // 1
       "\n"                                       // 2
@@ -362,7 +398,7 @@ TEST_CASE("retrieval: python blocks", "[retrieval]") {
   check(4, "tail", "function", 18, 19);
 }
 
-TEST_CASE("retrieval: code folders", "[retrieval]") {
+TEST_CASE("index: code folders", "[retrieval]") {
   TempDir tmp;
   auto repo = tmp.path / "myrepo";
   put(repo / "src" / "train.py",
@@ -408,7 +444,7 @@ TEST_CASE("retrieval: code folders", "[retrieval]") {
   CHECK(ids(LocalRetriever(tmp.path / "one").find(query("gradient", Corpus::code))) == std::vector<std::string>{"util.cpp"});
 }
 
-TEST_CASE("retrieval: incremental add", "[retrieval]") {
+TEST_CASE("index: incremental add", "[retrieval]") {
   TempDir tmp;
   put(tmp.path / "a.jsonl", ours_jsonl);
   put(tmp.path / "b.jsonl", kaggle_jsonl);
@@ -457,7 +493,7 @@ TEST_CASE("retrieval: incremental add", "[retrieval]") {
   CHECK(expect_error([&] { IndexBuilder(tmp.path / "nothing").add({tmp.path / "a.jsonl"}); }).code_enum() == errc::not_found);
 }
 
-TEST_CASE("retrieval: format versions and damage", "[retrieval]") {
+TEST_CASE("index: format versions and damage", "[retrieval]") {
   TempDir tmp;
   put(tmp.path / "p.jsonl", ours_jsonl);
   IndexBuilder(tmp.path / "idx").build(Corpus::papers, {tmp.path / "p.jsonl"});
@@ -506,7 +542,7 @@ TEST_CASE("retrieval: format versions and damage", "[retrieval]") {
   }
 }
 
-TEST_CASE("retrieval: crash leftovers do not disturb the index", "[retrieval]") {
+TEST_CASE("index: crash leftovers do not disturb the index", "[retrieval]") {
   TempDir tmp;
   put(tmp.path / "a.jsonl", ours_jsonl);
   put(tmp.path / "b.jsonl", kaggle_jsonl);
@@ -544,7 +580,7 @@ TEST_CASE("retrieval: crash leftovers do not disturb the index", "[retrieval]") 
   CHECK(old.stats(Corpus::papers).generation == 3);
 }
 
-TEST_CASE("retrieval: one writer at a time", "[retrieval]") {
+TEST_CASE("index: one writer at a time", "[retrieval]") {
   TempDir tmp;
   put(tmp.path / "a.jsonl", ours_jsonl);
   auto dir = tmp.path / "idx";
@@ -591,7 +627,7 @@ CliResult cli(std::vector<std::string> args) {
 
 }  // namespace
 
-TEST_CASE("retrieval: mlrc index command", "[retrieval][cli]") {
+TEST_CASE("index: mlrc index command", "[retrieval][cli]") {
   TempDir tmp;
   put(tmp.path / "a.jsonl", ours_jsonl);
   put(tmp.path / "b.jsonl", kaggle_jsonl);
