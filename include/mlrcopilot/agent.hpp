@@ -129,6 +129,10 @@ class Agent {
   /** For tools: the before_execution gate (true = run it) and the on_help gate. */
   bool approve_execution(const std::string& command);
   std::string request_help(const std::string& question);
+  /** Receives the output of scripts the agent runs as it arrives (1 = stdout, 2 = stderr). */
+  void on_output(std::function<void(int stream, std::string_view chunk)> cb);
+  /** For tools: an observer forwarding to `on_output` (nullptr when nobody listens). */
+  OutputObserver* output_observer();
   /** Called after each step (progress display, events, persistence). */
   void on_step(std::function<void(const AgentStep&)> cb);
 

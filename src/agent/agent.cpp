@@ -114,6 +114,10 @@ struct Agent::Impl {
   std::function<void(const AgentStep&)> step_cb;
   std::shared_ptr<FeedbackHandler> feedback;
   GateOptions gates;
+  struct Forward final : OutputObserver {
+    std::function<void(int, std::string_view)> cb;
+    void on_output(int stream, std::string_view chunk) override { cb(stream, chunk); }
+  } forward;
   std::vector<std::string> log;
   std::optional<double> baseline;
   std::optional<double> best;
@@ -228,6 +232,9 @@ std::vector<ToolSpec> Agent::tools() const {
 }
 
 void Agent::on_step(std::function<void(const AgentStep&)> cb) { impl_->step_cb = std::move(cb); }
+
+void Agent::on_output(std::function<void(int, std::string_view)> cb) { impl_->forward.cb = std::move(cb); }
+OutputObserver* Agent::output_observer() { return impl_->forward.cb ? &impl_->forward : nullptr; }
 
 void Agent::set_feedback(std::shared_ptr<FeedbackHandler> handler, GateOptions gates) {
   impl_->feedback = std::move(handler);

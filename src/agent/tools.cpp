@@ -193,7 +193,7 @@ std::vector<std::shared_ptr<Tool>> builtin_tools() {
                      Task t = c.harness.task();
                      t.run = {"{python}", script};
                      TaskHarness h(t, c.harness.executor(), c.harness.state_dir());
-                     auto ev = co_await h.run_and_evaluate(c.workspace.root(), &c.workspace);
+                     auto ev = co_await h.run_and_evaluate(c.workspace.root(), &c.workspace, c.agent.output_observer());
                      if (!ev.run) co_return ToolOutput{ev.error, true};
                      std::string out = "The script " + ev.run->summary() + ". Output:\n" + ev.run->output_excerpt(6000);
                      if (ev.ok()) {

@@ -6,6 +6,8 @@
 
 #include <mlrcopilot/error.hpp>
 #include <mlrcopilot/executor.hpp>
+#include <mlrcopilot/paper.hpp>
+#include <mlrcopilot/planner.hpp>
 #include <mlrcopilot/retriever.hpp>
 #include <mlrcopilot/session.hpp>
 #include <mlrcopilot/task.hpp>
@@ -106,6 +108,7 @@ Usage: mlrc <command> [options]
 Commands:
   chat           send one chat to a model and print the reply
   models check   check that a model endpoint and its key work (spends no tokens where possible)
+  ideas          phase 1 only: read a paper, propose, review and rank ideas
   run            run all three phases: ideas from a paper, then implement and execute on a task
   resume         continue a run that was interrupted
   runs           list runs
@@ -577,6 +580,65 @@ int cmd_demo(const std::vector<std::string>& argv) {
   return run_session(rt, session, a.has("json"));
 }
 
+const char* ideas_help = R"(Usage: mlrc ideas --paper PAPER --model SPEC [--index DIR] [--ideas N] [--refine-rounds N] [--json]
+
+Phase 1 alone: extracts the paper's tasks, gaps and keywords, retrieves related work from the
+local index (--index, optional), proposes N ideas with experiment plans, reviews them on the
+paper's criteria, refines, and prints them ranked. --json prints everything (analysis, related
+papers and which query found them, ideas, reviews).
+)";
+
+int cmd_ideas(const std::vector<std::string>& argv) {
+  Args a = parse_args(argv, {"help", "json"}, {"paper", "model", "index", "ideas", "refine-rounds"});
+  if (a.has("help")) return std::fputs(ideas_help, stdout), exit_ok;
+  if (!a.has("paper")) throw Usage_error("ideas: --paper PAPER is required");
+  std::string spec = a.get("model");
+  if (spec.empty())
+    if (const char* m = std::getenv("MLRC_MODEL")) spec = m;
+  if (spec.empty()) throw Usage_error("ideas: --model SPEC is required (or set MLRC_MODEL)");
+  mlrc::Paper paper = mlrc::Paper::load(a.get("paper"));
+  mlrc::Runtime rt;
+  auto model = mlrc::with_retry(mlrc::make_model(rt.executor(), spec));
+  mlrc::PlannerOptions po;
+  if (a.has("ideas")) po.ideas = static_cast<std::size_t>(to_number("ideas", a.get("ideas")));
+  if (a.has("refine-rounds")) po.refine_rounds = static_cast<int>(to_number("refine-rounds", a.get("refine-rounds")));
+  if (!a.has("json"))
+    po.on_event = [](std::string_view kind, std::string_view) { std::fprintf(stderr, "  %.*s\n", static_cast<int>(kind.size()), kind.data()); };
+  mlrc::RelatedSearch search;
+  if (a.has("index")) {
+    auto r = std::make_shared<mlrc::LocalRetriever>(a.get("index"));
+    search = [r](std::string q, std::size_t k) -> boost::asio::awaitable<std::vector<mlrc::Paper>> {
+      mlrc::Query query;
+      query.text = std::move(q);
+      query.top_k = k;
+      std::vector<mlrc::Paper> out;
+      for (auto& h : co_await r->search(query)) {
+        mlrc::Paper p;
+        p.id = h.id;
+        p.title = h.title;
+        p.abstract = h.fields.count("abstract") ? h.fields.at("abstract") : h.snippet;
+        out.push_back(std::move(p));
+      }
+      co_return out;
+    };
+  }
+  mlrc::Planner planner(model, search, po);
+  auto result = rt.run(planner.run(paper));
+  if (a.has("json")) {
+    std::printf("%s\n", mlrc::to_json(result).c_str());
+    return exit_ok;
+  }
+  std::printf("%s\n  tasks: %zu, gaps: %zu, related papers: %zu\n\n", paper.title.c_str(), result.analysis.tasks.size(),
+              result.analysis.gaps.size(), result.related.size());
+  for (std::size_t i = 0; i < result.ideas.size(); ++i) {
+    auto& idea = result.ideas[i];
+    std::printf("%zu. %s  (review %.2f, novelty %d)\n   %s\n", i + 1, idea.title.c_str(), idea.score, result.reviews[i].novelty,
+                idea.hypothesis.c_str());
+    for (std::size_t k = 0; k < idea.plan.steps.size(); ++k) std::printf("   - %s\n", idea.plan.steps[k].c_str());
+  }
+  return exit_ok;
+}
+
 int cmd_sandbox(const std::vector<std::string>& argv) {
   Args a = parse_args(argv, {"help", "network", "no-confine", "allow-degraded"},
                       {"cwd", "writable", "hide", "wall", "cpu", "memory", "address-space", "processes", "file-size",
@@ -633,6 +695,7 @@ int main(int argc, char** argv) {
     if (cmd == "task") return cmd_task(rest);
     if (cmd == "index") return mlrc::cmd_index(rest);
     if (cmd == "run") return cmd_run(rest);
+    if (cmd == "ideas") return cmd_ideas(rest);
     if (cmd == "resume") return cmd_resume(rest);
     if (cmd == "runs") return cmd_runs(rest);
     if (cmd == "report") return cmd_report(rest);

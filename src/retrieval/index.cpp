@@ -15,6 +15,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <unordered_set>
 
 #include <fcntl.h>
@@ -253,23 +254,36 @@ struct Ingest {
     progress(p);
   }
 
-  void flush(SegmentWriter& w) {
-    if (w.docs() == 0) return;
-    char name[32];
-    std::snprintf(name, sizeof name, "seg-%06llu.mlrs", static_cast<unsigned long long>(next_number++));
-    auto tmp = dir / (std::string(name) + ".tmp");
-    std::error_code ec;
-    fs::remove(tmp, ec);
-    w.write(tmp);
-    if (::rename(tmp.c_str(), (dir / name).c_str()) != 0) throw Error(errc::io, "cannot rename " + tmp.string() + ": " + std::strerror(errno));
-    m.segments.push_back({name, w.docs(), fs::file_size(dir / name)});
-    w = SegmentWriter(m.fields.size());
+  // The segment being written: "seg-N.mlrs.tmp" until it is complete and synced.
+  std::optional<SegmentWriter> writer;
+  std::string writer_name;
+
+  SegmentWriter& current() {
+    if (!writer) {
+      char name[32];
+      std::snprintf(name, sizeof name, "seg-%06llu.mlrs", static_cast<unsigned long long>(next_number++));
+      writer_name = name;
+      std::error_code ec;
+      fs::remove(dir / (writer_name + ".tmp"), ec);
+      writer.emplace(m.fields.size(), dir / (writer_name + ".tmp"));
+    }
+    return *writer;
+  }
+
+  void flush() {
+    if (!writer) return;
+    writer->finish();
+    auto docs = writer->docs();
+    auto tmp = writer->path();
+    if (::rename(tmp.c_str(), (dir / writer_name).c_str()) != 0)
+      throw Error(errc::io, "cannot rename " + tmp.string() + ": " + std::strerror(errno));
+    writer.reset();
+    m.segments.push_back({writer_name, docs, fs::file_size(dir / writer_name)});
   }
 
   void run(Corpus corpus, const std::vector<fs::path>& inputs) {
     if (inputs.empty()) throw Error(errc::invalid_argument, "no input files given");
     std::unordered_set<std::string> seen;
-    SegmentWriter w(m.fields.size());
     std::uint64_t since_tell = 0;
     for_each_document(
         corpus, inputs,
@@ -279,9 +293,9 @@ struct Ingest {
             ++report.duplicates;
             return;
           }
-          w.add(d);
+          current().add(d);
           ++report.added;
-          if (w.docs() >= options.segment_docs) flush(w);
+          if (writer->docs() >= options.segment_docs) flush();
           if (++since_tell == 1000) since_tell = 0, tell(false);
         },
         warnings,
@@ -289,7 +303,7 @@ struct Ingest {
           file = f.string();
           tell(false);
         });
-    flush(w);
+    flush();
     sync_directory(dir);  // the segment renames are durable before the manifest names them
     ++m.generation;
     write_manifest(dir, m);

@@ -24,45 +24,6 @@ std::string sys_error(const std::string& what, const std::filesystem::path& p) {
   return what + " " + p.string() + ": " + std::strerror(errno);
 }
 
-// A file written with plain POSIX calls so that we can fsync it. Closes (without syncing) on
-// destruction; the caller removes the file if it did not finish.
-class OutFile {
- public:
-  explicit OutFile(const std::filesystem::path& p) : path_(p) {
-    fd_ = ::open(p.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd_ < 0) throw Error(errc::io, sys_error("cannot create", p));
-  }
-  ~OutFile() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  OutFile(const OutFile&) = delete;
-  OutFile& operator=(const OutFile&) = delete;
-  void write(const void* data, std::size_t n) {
-    auto p = static_cast<const char*>(data);
-    while (n > 0) {
-      ssize_t w = ::write(fd_, p, n);
-      if (w < 0 && errno == EINTR) continue;
-      if (w < 0) throw Error(errc::io, sys_error("cannot write", path_));
-      p += w;
-      n -= static_cast<std::size_t>(w);
-    }
-  }
-  void pad_to(std::uint64_t offset, std::uint64_t& at) {
-    static const char zeros[8] = {};
-    write(zeros, offset - at);
-    at = offset;
-  }
-  void sync_and_close() {
-    if (::fsync(fd_) != 0) throw Error(errc::io, sys_error("cannot fsync", path_));
-    int fd = std::exchange(fd_, -1);
-    if (::close(fd) != 0) throw Error(errc::io, sys_error("cannot close", path_));
-  }
-
- private:
-  std::filesystem::path path_;
-  int fd_ = -1;
-};
-
 constexpr std::uint64_t align8(std::uint64_t v) { return (v + 7) & ~std::uint64_t(7); }
 
 void put_string(std::string& out, std::string_view s) {
@@ -71,6 +32,47 @@ void put_string(std::string& out, std::string_view s) {
 }
 
 }  // namespace
+
+OutFile::OutFile(const std::filesystem::path& p) : path_(p) {
+  fd_ = ::open(p.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd_ < 0) throw Error(errc::io, sys_error("cannot create", p));
+}
+
+OutFile::~OutFile() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void OutFile::write_at(std::uint64_t offset, const void* data, std::size_t n) {
+  auto p = static_cast<const char*>(data);
+  while (n > 0) {
+    ssize_t w = ::pwrite(fd_, p, n, static_cast<off_t>(offset));
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) throw Error(errc::io, sys_error("cannot write", path_));
+    p += w, offset += static_cast<std::uint64_t>(w), n -= static_cast<std::size_t>(w);
+  }
+}
+
+void OutFile::write(const void* data, std::size_t n) {
+  write_at(size_, data, n);
+  size_ += n;
+}
+
+void OutFile::pad_to(std::uint64_t offset) {
+  static const char zeros[8] = {};
+  while (size_ < offset) write(zeros, std::min<std::uint64_t>(8, offset - size_));
+}
+
+void OutFile::start_writeback() {
+#ifdef __linux__
+  ::sync_file_range(fd_, 0, 0, SYNC_FILE_RANGE_WRITE);  // a hint: errors show up at fsync
+#endif
+}
+
+void OutFile::sync_and_close() {
+  if (::fsync(fd_) != 0) throw Error(errc::io, sys_error("cannot fsync", path_));
+  int fd = std::exchange(fd_, -1);
+  if (::close(fd) != 0) throw Error(errc::io, sys_error("cannot close", path_));
+}
 
 void sync_directory(const std::filesystem::path& dir) {
   int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -173,8 +175,36 @@ void SegmentWriter::Terms::grow() {
   slots_.swap(bigger);
 }
 
-SegmentWriter::SegmentWriter(std::size_t nfields) : nfields_(nfields) {
-  if (nfields == 0 || nfields > max_fields) throw Error(errc::internal, "segment: bad field count");
+namespace {
+std::size_t checked_fields(std::size_t n) {
+  if (n == 0 || n > max_fields) throw Error(errc::internal, "segment: bad field count");
+  return n;
+}
+}  // namespace
+
+SegmentWriter::SegmentWriter(std::size_t nfields, std::filesystem::path path)
+    : nfields_(checked_fields(nfields)), path_(std::move(path)), out_(path_) {
+  try {
+    out_.pad_to(sizeof(SegmentHeader));  // the header is written last
+  } catch (...) {
+    std::error_code ec;
+    std::filesystem::remove(path_, ec);
+    throw;
+  }
+}
+
+SegmentWriter::~SegmentWriter() {
+  if (finished_) return;
+  std::error_code ec;
+  std::filesystem::remove(path_, ec);
+}
+
+void SegmentWriter::flush_doc_data(bool force) {
+  if (!force && doc_data_.size() < (1u << 20)) return;
+  out_.write(doc_data_.data(), doc_data_.size());
+  unsynced_ += doc_data_.size();
+  doc_data_.clear();
+  if (unsynced_ >= (64u << 20)) out_.start_writeback(), unsynced_ = 0;
 }
 
 bool SegmentWriter::add(const Document& d) {
@@ -183,7 +213,8 @@ bool SegmentWriter::add(const Document& d) {
   ids_.emplace(d.id, doc);
 
   DocEntry e{};
-  e.data_offset = doc_data_.size();
+  e.data_offset = doc_bytes_;
+  const auto data_before = doc_data_.size();
   e.year = d.year;
   doc_terms_.clear();
   for (std::size_t f = 0; f < nfields_; ++f) {
@@ -232,11 +263,14 @@ bool SegmentWriter::add(const Document& d) {
   put_string(doc_data_, tags);
   put_varint(doc_data_, d.fields.size());
   for (auto& [k, v] : d.fields) put_string(doc_data_, k), put_string(doc_data_, v);
+  doc_bytes_ += doc_data_.size() - data_before;
   docs_.push_back(e);
+  flush_doc_data(false);
   return true;
 }
 
-void SegmentWriter::write(const std::filesystem::path& path) const {
+void SegmentWriter::finish() {
+  flush_doc_data(true);
   std::vector<std::uint32_t> order(postings_.size());
   std::iota(order.begin(), order.end(), 0u);
   std::sort(order.begin(), order.end(), [&](auto a, auto b) { return terms_.name(a) < terms_.name(b); });
@@ -256,69 +290,52 @@ void SegmentWriter::write(const std::filesystem::path& path) const {
   h.nterms = postings_.size();
   h.npostings = npostings_;
   for (std::size_t f = 0; f < max_fields; ++f) h.field_length_sum[f] = field_length_sum_[f];
+  h.doc_data = {sizeof(SegmentHeader), doc_bytes_};
 
-  std::uint64_t text_bytes = 0, postings_bytes = 0;
-  for (auto i : order) text_bytes += terms_.name(i).size(), postings_bytes += postings_[i].bytes.size();
-  auto place = [](Section& s, std::uint64_t at, std::uint64_t bytes) {
-    s = {align8(at), bytes};
-    return s.offset + bytes;
+  // Each section starts 8-byte aligned right after the previous one.
+  std::string buf;
+  auto section = [&](Section& s, auto&& fill) {
+    out_.pad_to(align8(out_.size()));
+    s.offset = out_.size();
+    fill();
+    if (!buf.empty()) out_.write(buf.data(), buf.size()), buf.clear();
+    s.bytes = out_.size() - s.offset;
   };
-  std::uint64_t end = sizeof(SegmentHeader);
-  end = place(h.terms, end, (h.nterms + 1) * sizeof(TermEntry));
-  end = place(h.term_text, end, text_bytes);
-  end = place(h.postings, end, postings_bytes);
-  end = place(h.docs, end, (docs_.size() + 1) * sizeof(DocEntry));
-  end = place(h.doc_data, end, doc_data_.size());
-  end = place(h.ids, end, by_id.size() * sizeof(std::uint32_t));
-  h.file_bytes = end;
+  auto put = [&](std::string_view bytes) {
+    buf += bytes;
+    if (buf.size() > (1u << 20)) out_.write(buf.data(), buf.size()), buf.clear();
+  };
+  auto put_raw = [&](const auto& value) { put({reinterpret_cast<const char*>(&value), sizeof value}); };
 
-  std::error_code ec;
-  try {
-    OutFile out(path);
-    std::uint64_t at = 0;
-    out.write(&h, sizeof h);
-    at = sizeof h;
-    out.pad_to(h.terms.offset, at);
-    {
-      std::vector<TermEntry> entries;
-      entries.reserve(order.size() + 1);
-      std::uint64_t po = 0, to = 0;
-      for (auto i : order) {
-        entries.push_back({po, static_cast<std::uint32_t>(to), postings_[i].df});
-        po += postings_[i].bytes.size();
-        to += terms_.name(i).size();
-      }
-      if (to > UINT32_MAX) throw Error(errc::internal, "segment: term dictionary over 4 GiB; lower segment_docs");
-      entries.push_back({po, static_cast<std::uint32_t>(to), 0});
-      out.write(entries.data(), entries.size() * sizeof(TermEntry));
-      at += entries.size() * sizeof(TermEntry);
+  section(h.terms, [&] {
+    std::uint64_t po = 0, to = 0;
+    for (auto i : order) {
+      put_raw(TermEntry{po, static_cast<std::uint32_t>(to), postings_[i].df});
+      po += postings_[i].bytes.size();
+      to += terms_.name(i).size();
     }
-    out.pad_to(h.term_text.offset, at);
-    std::string buf;
-    auto flush = [&](bool force) {
-      if (force || buf.size() > (1u << 20)) out.write(buf.data(), buf.size()), at += buf.size(), buf.clear();
-    };
-    for (auto i : order) buf += terms_.name(i), flush(false);
-    flush(true);
-    out.pad_to(h.postings.offset, at);
-    for (auto i : order) buf += postings_[i].bytes, flush(false);
-    flush(true);
-    out.pad_to(h.docs.offset, at);
-    out.write(docs_.data(), docs_.size() * sizeof(DocEntry));
+    if (to > UINT32_MAX) throw Error(errc::internal, "segment: term dictionary over 4 GiB; lower segment_docs");
+    put_raw(TermEntry{po, static_cast<std::uint32_t>(to), 0});
+  });
+  section(h.term_text, [&] {
+    for (auto i : order) put(terms_.name(i));
+  });
+  section(h.postings, [&] {
+    for (auto i : order) put(postings_[i].bytes);
+  });
+  section(h.docs, [&] {
+    for (auto& e : docs_) put_raw(e);
     DocEntry sentinel{};
-    sentinel.data_offset = doc_data_.size();
-    out.write(&sentinel, sizeof sentinel);
-    at += (docs_.size() + 1) * sizeof(DocEntry);
-    out.pad_to(h.doc_data.offset, at);
-    out.write(doc_data_.data(), doc_data_.size());
-    at += doc_data_.size();
-    out.pad_to(h.ids.offset, at);
-    out.write(by_id.data(), by_id.size() * sizeof(std::uint32_t));
-    out.sync_and_close();
-  } catch (...) {
-    std::filesystem::remove(path, ec);
-    throw;
-  }
+    sentinel.data_offset = doc_bytes_;
+    put_raw(sentinel);
+  });
+  section(h.ids, [&] {
+    for (auto d : by_id) put_raw(d);
+  });
+  h.file_bytes = out_.size();
+  out_.write_at(0, &h, sizeof h);
+  out_.sync_and_close();
+  finished_ = true;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -2,15 +2,17 @@
 // One immutable segment of the local index: its writer (in-memory inverted index, written once)
 // and its reader (a read-only memory map; nothing is parsed when it is opened).
 //
-// File layout, little-endian, every section 8-byte aligned (see docs/retrieval.md):
+// File layout, little-endian, every section 8-byte aligned; readers find sections through the
+// header's offsets only (see docs/retrieval.md):
 //   SegmentHeader
+//   doc_data  per document: varint-length strings id, title, text, venue, license, tags ('\n'
+//             separated), then varint n and n key/value string pairs. Written first, while
+//             documents arrive, so the bulk of the file reaches the disk during the build.
 //   terms     TermEntry[nterms + 1]   sorted by term bytes; the last is a sentinel holding end offsets
 //   term_text the term strings back to back, in the order of `terms`
 //   postings  per term, per document in increasing order: varint((doc_delta << 4) | field_mask)
 //             then one varint tf per bit of field_mask (the first delta is the doc number itself)
 //   docs      DocEntry[ndocs + 1]     (the sentinel holds the end of doc_data)
-//   doc_data  per document: varint-length strings id, title, text, venue, license, tags ('\n'
-//             separated), then varint n and n key/value string pairs
 //   ids       uint32[ndocs]           document numbers sorted by id, for duplicate checks
 #include "retrieval/tokenizer.hpp"
 
@@ -105,18 +107,47 @@ inline const std::uint8_t* get_varint(const std::uint8_t* p, const std::uint8_t*
   return nullptr;
 }
 
-/** Accumulates documents in memory and writes them as one segment file. */
+/** A file written with POSIX calls so that it can be fsynced. Closes on destruction. */
+class OutFile {
+ public:
+  /** Creates `path`, which must not exist. */
+  explicit OutFile(const std::filesystem::path& path);
+  ~OutFile();
+  OutFile(const OutFile&) = delete;
+  OutFile& operator=(const OutFile&) = delete;
+  void write(const void* data, std::size_t n);  ///< appends
+  void pad_to(std::uint64_t offset);            ///< appends zeros up to `offset`
+  void write_at(std::uint64_t offset, const void* data, std::size_t n);
+  std::uint64_t size() const noexcept { return size_; }
+  /** Asks the kernel to start writing dirty pages out now (Linux), so the final fsync is short. */
+  void start_writeback();
+  void sync_and_close();
+
+ private:
+  std::filesystem::path path_;
+  int fd_ = -1;
+  std::uint64_t size_ = 0;
+};
+
+/** Builds one segment: document data streams to the file as documents arrive, the inverted
+ *  index is kept in memory and written by `finish`. The file is removed unless `finish` succeeds. */
 class SegmentWriter {
  public:
-  explicit SegmentWriter(std::size_t nfields);
+  /** Starts the segment file `path` (which must not exist). */
+  SegmentWriter(std::size_t nfields, std::filesystem::path path);
+  ~SegmentWriter();
+  SegmentWriter(const SegmentWriter&) = delete;
+  SegmentWriter& operator=(const SegmentWriter&) = delete;
   /** Adds a document; returns false (and adds nothing) if its id is already in this segment. */
   bool add(const Document& d);
   std::size_t docs() const noexcept { return docs_.size(); }
   bool contains(std::string_view id) const { return ids_.find(id) != ids_.end(); }
-  /** Writes the segment to `path` (which must not exist) and fsyncs it. */
-  void write(const std::filesystem::path& path) const;
+  /** Writes the index sections and the header, fsyncs and closes the file. */
+  void finish();
+  const std::filesystem::path& path() const noexcept { return path_; }
 
  private:
+  void flush_doc_data(bool force);
   struct Postings {
     std::string bytes;
     std::uint32_t last_doc = 0;
@@ -152,7 +183,12 @@ class SegmentWriter {
   std::vector<Postings> postings_;
   std::unordered_map<std::string, std::uint32_t, Hash, std::equal_to<>> ids_;
   std::vector<DocEntry> docs_;
-  std::string doc_data_;
+  std::filesystem::path path_;
+  OutFile out_;
+  std::string doc_data_;          // not yet written
+  std::uint64_t doc_bytes_ = 0;   // doc data so far, written or not
+  std::uint64_t unsynced_ = 0;    // bytes written since the last start_writeback
+  bool finished_ = false;
   std::uint64_t field_length_sum_[max_fields] = {};
   std::uint64_t npostings_ = 0;
   // Per-document scratch: term id -> index into doc_terms_ + 1.

@@ -413,6 +413,10 @@ asio::awaitable<RunSummary> Session::run() {
     ao.protocol = I.cfg.protocol;
     Agent agent(model, ws, harness, ao);
     if (I.feedback) agent.set_feedback(I.feedback, gates);
+    // Script output as it comes, as events (not stored: the logs and steps keep it).
+    agent.on_output([&I](int stream, std::string_view chunk) {
+      if (I.emit) I.emit({"tool_output", json::serialize(json::object{{"stream", stream}, {"text", std::string(chunk)}})});
+    });
     if (retriever)
       for (auto c : retriever->corpora()) agent.add_tool(detail::retrieval_tool(retriever, c));
     agent.on_step([&](const AgentStep& st) {

@@ -5,6 +5,7 @@
 #include <mlrcopilot/agent.hpp>
 #include <mlrcopilot/middleware.hpp>
 #include <mlrcopilot/scripted.hpp>
+#include <mlrcopilot/session.hpp>
 
 using namespace std::chrono_literals;
 using namespace mlrc;
@@ -245,4 +246,50 @@ TEST_CASE("Agent: feedback gates — after-step feedback, execution approval, he
   quiet.set_feedback(std::make_shared<Silent>(), GateOptions{gate_on_help, std::chrono::seconds(1), true});
   auto q = g.rt.run(quiet.run("x"));
   CHECK(q.steps[0].observation.find("No answer came in time") != std::string::npos);
+}
+
+TEST_CASE("Session: three phases through the library, events, reports; a failing baseline is reported", "[session]") {
+  TempDir dir;
+  fs::path src = MLRC_SOURCE_DIR;
+  fs::copy(src / "examples/tasks/digits-mlab", dir.path / "task", fs::copy_options::recursive);
+  SessionConfig cfg;
+  cfg.paper = src / "examples/papers/sentiment-analysis.md";
+  cfg.task = dir.path / "task";
+  cfg.model = "scripted:" + (src / "examples/demo/script.json").string();
+  cfg.home = dir.path / "home";
+  cfg.ideas = 2;
+  Runtime rt;
+  auto session = Session::create(rt, cfg);
+  std::map<std::string, int> kinds;
+  std::string output;
+  session.on_event([&](const Event& e) {
+    kinds[e.kind]++;
+    if (e.kind == "tool_output") output += e.json;
+  });
+  auto s = rt.run(session.run());
+  CHECK(s.status == "finished");
+  CHECK(s.success);
+  REQUIRE(s.baseline);
+  REQUIRE(s.final_score);
+  CHECK(*s.final_score > *s.baseline * 1.1);
+  CHECK(kinds["phase_started"] == 2);
+  CHECK(kinds["idea_proposed"] == 2);
+  CHECK(kinds["step"] == 8);
+  CHECK(kinds["metric"] >= 1);
+  CHECK(kinds["cost"] == 16);
+  CHECK(kinds["finished"] == 1);
+  CHECK(output.find("validation accuracy") != std::string::npos);  // streamed script output
+  for (auto f : {"result.json", "report.md", "report.html", "chart.svg", "run.db"}) CHECK(fs::exists(session.folder() / f));
+  auto listed = Session::list(cfg.home);
+  REQUIRE(listed.size() == 1);
+  CHECK(listed[0].status == "finished");
+
+  // A task whose baseline fails: the run ends "failed" with the reason, and a report.
+  std::ofstream(dir.path / "task" / "env" / "train.py") << "raise SystemExit('broken baseline')\n";
+  auto bad = Session::create(rt, cfg);
+  auto b = rt.run(bad.run());
+  CHECK(b.status == "failed");
+  CHECK(b.error.find("baseline") != std::string::npos);
+  CHECK(b.error.find("broken baseline") != std::string::npos);
+  CHECK(fs::exists(bad.folder() / "report.md"));
 }
