@@ -11,24 +11,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
-# expect EXIT_CODE DESCRIPTION -- command...   (stdout in $work/out, stderr in $work/err)
-expect() {
-  local want=$1 what=$2
-  shift 3
-  "$@" >"$work/out" 2>"$work/err"
-  local got=$?
-  if [[ $got -eq $want ]]; then ok; else bad "$what: exit $got, wanted $want; stderr: $(head -c 400 "$work/err")"; fi
-}
-contains() {  # contains FILE TEXT DESCRIPTION
-  if grep -qF -- "$2" "$1"; then ok; else bad "$3: '$2' not in $(head -c 400 "$1")"; fi
-}
-lacks() {
-  if grep -qF -- "$2" "$1"; then bad "$3: '$2' must not appear"; else ok; fi
-}
+source "$(dirname "$0")/lib.sh"
 
 KEY=sk-cli-SECRET-5555555555
 cat >"$work/script.json" <<'JSON'
@@ -105,5 +88,4 @@ expect 0 "--help" -- "$MLRC" --help
 expect 0 "version" -- "$MLRC" version
 contains "$work/out" "mlrc 0.1.0" "version output"
 
-echo "$passed passed, $failed failed"
-[[ $failed -eq 0 ]]
+finish

@@ -10,11 +10,7 @@ PY=/usr/bin/python3
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export MLRC_EXAMPLES="$SRC/examples"
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
-check() { if eval "$2"; then ok; else bad "$1"; fi; }
+source "$(dirname "$0")/lib.sh"
 json_field() { $PY -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"; }
 # steps recorded in a run: "index:tool" lines
 steps_of() { $PY -c 'import sqlite3,sys,json; db=sqlite3.connect(sys.argv[1]); [print(str(i)+":"+json.loads(s)["tool"]) for i,s in db.execute("select idx, step from steps order by idx")]' "$1/run.db"; }
@@ -79,5 +75,4 @@ check "empty paper: exit 3" "[[ $? -eq 3 ]]"
 "$MLRC" resume no-such-run >/dev/null 2>"$work/err"
 check "unknown run: exit 3 or 1" "[[ $? -ne 0 ]] && grep -q 'no-such-run' '$work/err'"
 
-echo "$passed passed, $failed failed"
-[[ $failed -eq 0 ]]
+finish

@@ -8,18 +8,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export MLRC_HOME="$work/home"
 cp -r "$SRC/examples/tasks" "$work/tasks"
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
-expect() {
-  local want=$1 what=$2
-  shift 3
-  "$@" >"$work/out" 2>"$work/err"
-  local got=$?
-  if [[ $got -eq $want ]]; then ok; else bad "$what: exit $got, wanted $want; out: $(head -c 300 "$work/out") err: $(head -c 400 "$work/err")"; fi
-}
-contains() { if grep -qF -- "$2" "$1"; then ok; else bad "$3: '$2' not in $(head -c 400 "$1")"; fi; }
+source "$(dirname "$0")/lib.sh"
 
 expect 0 "task check" -- "$MLRC" task check "$work/tasks/digits-mlab"
 contains "$work/out" "mlagentbench format" "check output"
@@ -56,5 +45,4 @@ expect 126 "sandbox missing program" -- "$MLRC" sandbox --cwd "$work" -- no-such
 expect 2 "sandbox no command" -- "$MLRC" sandbox --wall 1
 expect 0 "sandbox help" -- "$MLRC" sandbox --help
 
-echo "$passed passed, $failed failed"
-[[ $failed -eq 0 ]]
+finish
