@@ -108,6 +108,8 @@ struct IndexOptions {
   std::optional<double> b;
   /** Documents per segment before it is written out (bounds the builder's memory). */
   std::size_t segment_docs = 500'000;
+  /** Read and parse the inputs on a second thread while the calling thread indexes. */
+  bool parallel_read = true;
 };
 
 /** Builds and extends a local index folder.
@@ -130,8 +132,10 @@ class IndexBuilder {
   explicit IndexBuilder(std::filesystem::path index_dir, IndexOptions options = {});
 
   /** Builds a new index of `corpus` from `inputs`, replacing whatever the folder held (atomically:
-   *  until the new manifest is in place, readers see the old index). Throws Error(errc::io) when an
-   *  input cannot be read, Error(errc::invalid_argument) when no input is given. */
+   *  until the new manifest is in place, readers see the old index). `progress` is called on the
+   *  calling thread about every 1,000 records, at each new file and once at the end. Throws
+   *  Error(errc::not_found) for a missing input, Error(errc::io) when one cannot be read or the
+   *  index cannot be written, Error(errc::invalid_argument) when no input is given. */
   IngestReport build(Corpus corpus, const std::vector<std::filesystem::path>& inputs, ProgressFn progress = {});
   /** Adds `inputs` as a new segment. Records whose id is already indexed are skipped (counted in
    *  `duplicates`). Throws Error(errc::not_found) if there is no index yet. */

@@ -61,7 +61,7 @@ struct Event {
 /** The outcome, as written to result.json. */
 struct RunSummary {
   std::string run_id;
-  std::string status;  ///< created, running, finished, budget_exceeded, failed
+  std::string status;  ///< created, running, finished, budget_exceeded, cancelled, failed
   bool success = false;
   std::optional<double> baseline, best, final_score;
   std::string metric, direction;

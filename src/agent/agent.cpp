@@ -341,8 +341,16 @@ asio::awaitable<AgentResult> Agent::run(std::string instructions, std::vector<Ag
   }
   bool already_finished = !res.final_answer.empty();
   if (already_finished) res.stop = AgentResult::Stop::final_answer;
+  // Cancellation is checked between steps: a cancelled tool (a killed script) reports back
+  // normally, so the loop must look for itself.
+  auto cstate = co_await asio::this_coro::cancellation_state;
+  auto cancelled = [&] { return cstate.cancelled() != asio::cancellation_type::none; };
 
   for (int step = first_turn; !already_finished && step <= I.opts.max_steps; ++step) {
+    if (cancelled()) {
+      res.stop = AgentResult::Stop::cancelled;
+      break;
+    }
     if (clock::now() - t0 > I.opts.max_wall) {
       res.stop = AgentResult::Stop::wall_time;
       break;
@@ -452,12 +460,16 @@ asio::awaitable<AgentResult> Agent::run(std::string instructions, std::vector<Ag
                     (st.tool_error ? "ERROR " : "") + brief(st.observation, 160);
       res.steps.push_back(st);
       if (I.step_cb) I.step_cb(res.steps.back());
-      if (finished) break;
+      if (finished || cancelled()) break;
     }
     // Without a call id the reply had no tool call: answer with a user message instead.
     I.history.push_back(std::move(ex));
     if (finished) {
       res.stop = AgentResult::Stop::final_answer;
+      break;
+    }
+    if (cancelled()) {
+      res.stop = AgentResult::Stop::cancelled;
       break;
     }
   }

@@ -249,11 +249,19 @@ int search(const std::vector<std::string>& argv) {
       continue;
     }
     std::string where;
-    for (auto key : {"year", "venue", "path", "license", "pipeline_tag"})
-      if (auto it = h.fields.find(key); it != h.fields.end()) where += (where.empty() ? "" : ", ") + it->second;
-    std::printf("%2zu. %7.3f  %s%s\n    %s\n", rank, h.score, h.id.c_str(), where.empty() ? "" : ("  (" + where + ")").c_str(),
-                h.title.c_str());
-    if (!h.snippet.empty() && h.snippet != h.title) std::printf("    %s\n", h.snippet.c_str());
+    auto field = [&](const char* key) {
+      auto it = h.fields.find(key);
+      return it == h.fields.end() ? std::string() : it->second;
+    };
+    for (auto key : {"year", "venue", "license", "pipeline_tag", "kind"})
+      if (auto v = field(key); !v.empty()) where += (where.empty() ? "" : ", ") + v;
+    if (auto a = field("line_start"), b = field("line_end"); !a.empty()) where += (where.empty() ? "" : ", ") + ("lines " + a + "-" + b);
+    std::printf("%2zu. %7.3f  %s%s\n", rank, h.score, h.id.c_str(), where.empty() ? "" : ("  (" + where + ")").c_str());
+    if (h.title != h.id) std::printf("    %s\n", h.title.c_str());
+    std::string flat;  // the snippet on one line (code snippets span several)
+    for (char c : h.snippet)
+      if (!((c == ' ' || c == '\n' || c == '\t' || c == '\r') && (flat.empty() || flat.back() == ' '))) flat += (c == '\n' || c == '\t' || c == '\r') ? ' ' : c;
+    if (!flat.empty() && flat != h.title) std::printf("    %s\n", flat.c_str());
   }
   if (hits.empty() && !a.has("json")) std::fprintf(stderr, "no hits\n");
   return exit_ok;

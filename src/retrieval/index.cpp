@@ -13,9 +13,14 @@
 #include <array>
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
+#include <exception>
 #include <fstream>
+#include <mutex>
 #include <optional>
+#include <thread>
 #include <unordered_set>
 
 #include <fcntl.h>
@@ -230,6 +235,56 @@ IndexStats stats_of(const OpenIndex& ix) {
 // ---------------------------------------------------------------------------------------------
 // Writing
 
+// A bounded queue of document batches from the reading thread to the indexing thread.
+class Pipe {
+ public:
+  struct Batch {
+    std::vector<Document> docs;
+    std::string file;
+    std::uint64_t warnings = 0;
+  };
+  struct Stopped {};  // thrown in the reader when the indexer gave up
+
+  void push(Batch b) {
+    std::unique_lock lk(mu_);
+    not_full_.wait(lk, [&] { return q_.size() < 8 || stop_; });
+    if (stop_) throw Stopped{};
+    q_.push_back(std::move(b));
+    not_empty_.notify_one();
+  }
+  /** The next batch; nullopt at the end; rethrows the reader's exception. */
+  std::optional<Batch> pop() {
+    std::unique_lock lk(mu_);
+    not_empty_.wait(lk, [&] { return !q_.empty() || done_; });
+    if (q_.empty()) {
+      if (error_) std::rethrow_exception(error_);
+      return std::nullopt;
+    }
+    Batch b = std::move(q_.front());
+    q_.pop_front();
+    not_full_.notify_one();
+    return b;
+  }
+  void close(std::exception_ptr error) {
+    std::lock_guard lk(mu_);
+    done_ = true;
+    error_ = error;
+    not_empty_.notify_all();
+  }
+  void stop() {
+    std::lock_guard lk(mu_);
+    stop_ = true;
+    not_full_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable not_full_, not_empty_;
+  std::deque<Batch> q_;
+  bool done_ = false, stop_ = false;
+  std::exception_ptr error_;
+};
+
 struct Ingest {
   Ingest(fs::path d, IndexOptions o, IndexBuilder::ProgressFn p) : dir(std::move(d)), options(o), progress(std::move(p)) {}
   fs::path dir;
@@ -242,21 +297,21 @@ struct Ingest {
   Warnings warnings;
   std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
   std::string file;
+  std::uint64_t reading_warnings = 0;  // as last reported by the reading thread
+  // The segment being written: "seg-N.mlrs.tmp" until it is complete and synced.
+  std::optional<SegmentWriter> writer;
+  std::string writer_name;
 
   void tell(bool done) {
     if (!progress) return;
     IngestProgress p;
     p.records = report.added;
-    p.warnings = warnings.count;
+    p.warnings = options.parallel_read ? reading_warnings : warnings.count;
     p.file = file;
     p.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     p.done = done;
     progress(p);
   }
-
-  // The segment being written: "seg-N.mlrs.tmp" until it is complete and synced.
-  std::optional<SegmentWriter> writer;
-  std::string writer_name;
 
   SegmentWriter& current() {
     if (!writer) {
@@ -285,24 +340,68 @@ struct Ingest {
     if (inputs.empty()) throw Error(errc::invalid_argument, "no input files given");
     std::unordered_set<std::string> seen;
     std::uint64_t since_tell = 0;
-    for_each_document(
-        corpus, inputs,
-        [&](Document&& d) {
-          if (!seen.insert(d.id).second ||
-              std::any_of(existing.begin(), existing.end(), [&](auto& s) { return s->find_id(d.id).has_value(); })) {
-            ++report.duplicates;
-            return;
-          }
-          current().add(d);
-          ++report.added;
-          if (writer->docs() >= options.segment_docs) flush();
-          if (++since_tell == 1000) since_tell = 0, tell(false);
-        },
-        warnings,
-        [&](const fs::path& f) {
-          file = f.string();
-          tell(false);
-        });
+    auto index = [&](Document& d) {
+      if (!seen.insert(d.id).second ||
+          std::any_of(existing.begin(), existing.end(), [&](auto& s) { return s->find_id(d.id).has_value(); })) {
+        ++report.duplicates;
+        return;
+      }
+      current().add(d);
+      ++report.added;
+      if (writer->docs() >= options.segment_docs) flush();
+      if (++since_tell == 1000) since_tell = 0, tell(false);
+    };
+    auto on_file = [&](const fs::path& f) {
+      file = f.string();
+      tell(false);
+    };
+    if (!options.parallel_read) {
+      for_each_document(corpus, inputs, [&](Document&& d) { index(d); }, warnings, on_file);
+    } else {
+      // Reading (gunzip, JSON) runs on a second thread while this one indexes, in batches.
+      Pipe pipe;
+      std::thread reader([&] {
+        std::exception_ptr error;
+        try {
+          Pipe::Batch b;
+          auto ship = [&] {
+            b.warnings = warnings.count;
+            auto f = b.file;
+            pipe.push(std::move(b));
+            b = {};
+            b.file = f;
+          };
+          for_each_document(
+              corpus, inputs,
+              [&](Document&& d) {
+                b.docs.push_back(std::move(d));
+                if (b.docs.size() == 256) ship();
+              },
+              warnings,
+              [&](const fs::path& f) {
+                if (!b.docs.empty()) ship();
+                b.file = f.string();
+              });
+          ship();
+        } catch (const Pipe::Stopped&) {
+        } catch (...) {
+          error = std::current_exception();
+        }
+        pipe.close(error);
+      });
+      try {
+        while (auto b = pipe.pop()) {
+          if (b->file != file) on_file(b->file);
+          reading_warnings = b->warnings;
+          for (auto& d : b->docs) index(d);
+        }
+      } catch (...) {
+        pipe.stop();
+        reader.join();
+        throw;
+      }
+      reader.join();
+    }
     flush();
     sync_directory(dir);  // the segment renames are durable before the manifest names them
     ++m.generation;
@@ -624,7 +723,7 @@ std::vector<Hit> LocalRetriever::find(const Query& q) const {
       sc.group.clear();
     }
     for (auto d : sc.touched) {
-      Candidate c{sc.score[d], std::uint32_t(s), d, sc.mask[d]};
+      Candidate c{sc.score[d] + seg.doc(d).prior, std::uint32_t(s), d, sc.mask[d]};
       sc.score[d] = 0;
       sc.mask[d] = 0;
       if (heap.size() == q.top_k && !better(c, heap.front())) continue;

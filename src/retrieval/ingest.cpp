@@ -1,6 +1,7 @@
 #include "retrieval/ingest.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -278,7 +279,12 @@ bool hf_from_json(element rec, Corpus c, Document& d, std::string& why) {
   d.text[2] = keywords;
   d.text[3] = author;
   if (!author.empty()) d.fields.emplace_back("author", std::string(author));
-  if (auto n = integer(o, "downloads")) d.fields.emplace_back("downloads", std::to_string(*n));
+  if (auto n = integer(o, "downloads")) {
+    d.fields.emplace_back("downloads", std::to_string(*n));
+    // Popularity breaks near-ties: "bert" should find bert-base-uncased (60M downloads) before a
+    // fine-tune with "BERT" in its name. Up to ~2.5 points, against BM25 scores of 5–25.
+    d.prior = float(0.3 * std::log10(1.0 + double(std::max<std::int64_t>(*n, 0))));
+  }
   if (!pipeline.empty()) d.fields.emplace_back("pipeline_tag", std::string(pipeline));
   if (!d.license.empty()) d.fields.emplace_back("license", d.license);
   if (!d.venue.empty()) d.fields.emplace_back("domain", d.venue);

@@ -216,6 +216,7 @@ bool SegmentWriter::add(const Document& d) {
   e.data_offset = doc_bytes_;
   const auto data_before = doc_data_.size();
   e.year = d.year;
+  e.prior = d.prior;
   doc_terms_.clear();
   for (std::size_t f = 0; f < nfields_; ++f) {
     const auto& terms = tokenizer_(int(f) == d.stored_field ? d.stored_text : d.text[f]);

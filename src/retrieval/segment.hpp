@@ -43,6 +43,7 @@ struct Document {
   std::array<std::string, max_fields> text;          ///< the indexed fields (meaning set by the corpus)
   std::string stored_text;                           ///< abstract / description / code, kept for hits
   int stored_field = -1;                             ///< if >= 0, that field indexes stored_text (saves a copy)
+  float prior = 0;                                   ///< added to the score of every match (e.g. popularity)
   int year = 0;                                      ///< 0: unknown
   std::string venue, license;
   std::vector<std::string> tags;
@@ -78,7 +79,7 @@ struct DocEntry {
   std::uint64_t data_offset;                   // relative to doc_data
   std::int32_t year;
   std::uint16_t length[max_fields];            // terms per field, saturated at 65535
-  std::uint32_t reserved;
+  float prior;                                  // static score added to every match (popularity), 0: none
 };
 static_assert(sizeof(DocEntry) == 24);
 
@@ -157,8 +158,8 @@ class SegmentWriter {
     using is_transparent = void;
     std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
   };
-  // Term dictionary: open addressing over (hash, id + 1) pairs, names back to back in an arena.
-  // Faster than std::unordered_map here: no node per term, and the hash rejects most probes.
+  // Term dictionary: linear probing, names back to back in an arena. Faster than
+  // std::unordered_map here (it was the top of the build profile): no node per term.
   class Terms {
    public:
     std::uint32_t intern(std::string_view t, bool& added);

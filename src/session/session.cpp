@@ -432,10 +432,13 @@ asio::awaitable<RunSummary> Session::run() {
     sum.final_score = res.final_score;
     sum.success = res.success;
     sum.error = res.error;
-    sum.status = res.stop == AgentResult::Stop::budget ? "budget_exceeded" : res.stop == AgentResult::Stop::error ? "failed" : "finished";
+    sum.status = res.stop == AgentResult::Stop::budget      ? "budget_exceeded"
+                 : res.stop == AgentResult::Stop::error     ? "failed"
+                 : res.stop == AgentResult::Stop::cancelled ? "cancelled"
+                                                            : "finished";
     if (res.final_score) I.event("metric", json::serialize(json::object{{"final", *res.final_score}, {"snapshot", res.final_snapshot}}));
   } catch (const Error& e) {
-    sum.status = e.code_enum() == errc::budget_exceeded ? "budget_exceeded" : "failed";
+    sum.status = e.code_enum() == errc::budget_exceeded ? "budget_exceeded" : e.code_enum() == errc::cancelled ? "cancelled" : "failed";
     sum.error = e.what();
   }
   store.set("status", sum.status);
