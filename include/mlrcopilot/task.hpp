@@ -105,7 +105,8 @@ class TaskHarness {
   const std::filesystem::path& state_dir() const noexcept { return state_; }
 
   /** Runs the task's prepare step once; later calls (even from other processes) see the stamp
-   *  in `state_dir` and return. A failing prepare throws Error(errc::io) with its output. */
+   *  `.mlrc-prepared.json` in the task folder and return; concurrent callers wait on a lock there.
+   *  A failing prepare throws Error(errc::io) with its output. */
   boost::asio::awaitable<void> prepare(bool force = false);
   /** Copies the starting workspace to `dest` (which must not exist). */
   void copy_workspace(const std::filesystem::path& dest) const;

@@ -146,6 +146,25 @@ class JournalModel final : public Model {
   std::size_t recorded_ = 0;
 };
 
+// The summary as the run store has it (status, and result.json's fields once the run ended).
+RunSummary summary_from(const detail::RunStore& store, const std::string& id, const fs::path& folder) {
+  RunSummary s;
+  s.run_id = id;
+  s.folder = folder;
+  s.status = store.get("status").value_or("unknown");
+  if (auto r = store.get("summary")) {
+    auto v = json::parse(*r).as_object();
+    s.success = v["success"].as_bool();
+    if (v["final"].is_number()) s.final_score = v["final"].to_number<double>();
+    if (v["best"].is_number()) s.best = v["best"].to_number<double>();
+    if (v["baseline"].is_number()) s.baseline = v["baseline"].to_number<double>();
+    s.metric = std::string(v["metric"].as_string());
+    s.direction = std::string(v["direction"].as_string());
+    s.error = std::string(v["error"].as_string());
+  }
+  return s;
+}
+
 std::string new_run_id() {
   std::time_t t = std::time(nullptr);
   char buf[32];
@@ -242,20 +261,7 @@ std::vector<RunSummary> Session::list(const fs::path& home_in) {
     if (!fs::exists(e.path() / "run.db")) continue;
     try {
       detail::RunStore store(e.path() / "run.db");
-      RunSummary s;
-      s.run_id = e.path().filename().string();
-      s.status = store.get("status").value_or("unknown");
-      s.folder = e.path();
-      if (auto r = store.get("summary")) {
-        auto v = json::parse(*r).as_object();
-        s.success = v["success"].as_bool();
-        if (v["final"].is_number()) s.final_score = v["final"].to_number<double>();
-        if (v["best"].is_number()) s.best = v["best"].to_number<double>();
-        if (v["baseline"].is_number()) s.baseline = v["baseline"].to_number<double>();
-        s.metric = std::string(v["metric"].as_string());
-        s.direction = std::string(v["direction"].as_string());
-      }
-      out.push_back(std::move(s));
+      out.push_back(summary_from(store, e.path().filename().string(), e.path()));
     } catch (const std::exception&) {
       // A run whose store cannot be read is listed with an unknown status rather than hidden.
       out.push_back(RunSummary{e.path().filename().string(), "unreadable", false, {}, {}, {}, {}, {}, e.path(), {}});
@@ -265,23 +271,7 @@ std::vector<RunSummary> Session::list(const fs::path& home_in) {
   return out;
 }
 
-RunSummary Session::summary() const {
-  RunSummary s;
-  s.run_id = impl_->id;
-  s.folder = impl_->folder;
-  s.status = impl_->store->get("status").value_or("unknown");
-  if (auto r = impl_->store->get("summary")) {
-    auto v = json::parse(*r).as_object();
-    s.success = v["success"].as_bool();
-    if (v["final"].is_number()) s.final_score = v["final"].to_number<double>();
-    if (v["best"].is_number()) s.best = v["best"].to_number<double>();
-    if (v["baseline"].is_number()) s.baseline = v["baseline"].to_number<double>();
-    s.metric = std::string(v["metric"].as_string());
-    s.direction = std::string(v["direction"].as_string());
-    s.error = std::string(v["error"].as_string());
-  }
-  return s;
-}
+RunSummary Session::summary() const { return summary_from(*impl_->store, impl_->id, impl_->folder); }
 
 asio::awaitable<RunSummary> Session::run() {
   auto& I = *impl_;

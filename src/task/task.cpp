@@ -8,6 +8,17 @@
 #include <simdjson.h>
 #include <toml++/toml.h>
 
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
 #include <cmath>
 #include <cstdlib>
 #include <ctime>
@@ -362,8 +373,21 @@ boost::asio::awaitable<void> TaskHarness::prepare(bool force) {
     what += a + "\n";
     if (fs::is_regular_file(a)) what += sha256_hex(read_text(a)) + "\n";
   }
-  fs::path stamp = state_ / "prepared.json";
   std::string hash = sha256_hex(what);
+  // Prepare writes into the task folder, so the stamp and a lock live there too: runs of the same
+  // task (other processes included) prepare it once, and none reads data another is writing.
+  fs::path stamp = task_.folder / ".mlrc-prepared.json";
+  int lock_fd = ::open((task_.folder / ".mlrc-prepare.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lock_fd < 0) throw Error(errc::io, "cannot create the prepare lock in " + task_.folder.string() + ": " + std::strerror(errno));
+  struct Unlock {
+    int fd;
+    ~Unlock() { ::close(fd); }  // closing releases the flock
+  } unlock{lock_fd};
+  boost::asio::steady_timer wait(co_await boost::asio::this_coro::executor);
+  while (::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {  // never block the runtime's thread
+    wait.expires_after(std::chrono::milliseconds(100));
+    co_await wait.async_wait(boost::asio::use_awaitable);
+  }
   if (!force && fs::exists(stamp) && read_text(stamp).find(hash) != std::string::npos) co_return;
   JobSpec spec;
   spec.argv = task_.expand(task_.prepare, task_.workspace);
