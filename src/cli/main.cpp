@@ -387,6 +387,7 @@ the workspace, its snapshots and run.db (everything needed to resume).
 Options:
   --task DIR            task folder (native task.toml or MLAgentBench format)
   --paper FILE          paper (JSON, Markdown, text, PDF)
+  --paper-id ID         a paper looked up by id in --corpus FILE[,FILE] (JSON-lines, our format)
   --instructions TEXT   what to implement, without phase 1
   --model SPEC          openai:…, anthropic:…, ollama:…, openai-compatible:URL#M, scripted:FILE
   --max-steps N         agent steps (default 30)
@@ -463,10 +464,29 @@ int run_session(mlrc::Runtime& rt, mlrc::Session& session, bool json) {
   return finish(s, json);
 }
 
+// --paper-id ID --corpus FILE[,FILE]: the paper looked up in a local JSON-lines corpus, saved as
+// JSON under the home folder so that the run (and a resume) reads it like any paper file.
+std::string paper_from_args(const Args& a) {
+  if (!a.has("paper-id")) return a.get("paper");
+  if (!a.has("corpus")) throw Usage_error("--paper-id needs --corpus FILE[,FILE] (JSON-lines files of papers)");
+  std::vector<std::filesystem::path> files;
+  for (auto& f : split_commas(a.get("corpus"))) files.emplace_back(f);
+  auto paper = mlrc::Paper::find_in_jsonl(a.get("paper-id"), files);
+  if (!paper) throw mlrc::Error(mlrc::errc::invalid_argument, "paper id '" + a.get("paper-id") + "' is not in " + a.get("corpus"));
+  std::filesystem::path home = a.has("home") ? std::filesystem::path(a.get("home")) : mlrc::default_home();
+  std::string name = a.get("paper-id");
+  for (auto& c : name)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-') c = '_';
+  std::filesystem::create_directories(home / "papers");
+  auto path = home / "papers" / (name + ".json");
+  std::ofstream(path) << mlrc::to_json(*paper) << "\n";
+  return path.string();
+}
+
 mlrc::SessionConfig session_config(const Args& a) {
   mlrc::SessionConfig c;
   c.task = a.get("task");
-  c.paper = a.get("paper");
+  c.paper = paper_from_args(a);
   c.instructions = a.get("instructions");
   c.model = a.get("model");
   if (c.model.empty())
@@ -486,15 +506,22 @@ mlrc::SessionConfig session_config(const Args& a) {
 }
 
 const std::vector<std::string> run_valued{"task", "paper", "instructions", "model", "home", "max-steps", "ideas", "refine-rounds",
-                                          "budget-tokens", "budget-usd", "protocol", "index", "gates", "gate-timeout"};
+                                          "budget-tokens", "budget-usd", "protocol", "index", "gates", "gate-timeout", "paper-id", "corpus"};
 
 int cmd_run(const std::vector<std::string>& argv) {
   Args a = parse_args(argv, {"help", "json"}, run_valued);
   if (a.has("help")) return std::fputs(run_help, stdout), exit_ok;
   if (!a.has("task")) throw Usage_error("run: --task TASK is required");
-  if (!a.has("paper") && !a.has("instructions")) throw Usage_error("run: give --paper PAPER or --instructions TEXT");
-  auto cfg = session_config(a);
-  if (cfg.model.empty()) throw Usage_error("run: --model SPEC is required (or set MLRC_MODEL)");
+  if (!a.has("paper") && !a.has("paper-id") && !a.has("instructions"))
+    throw Usage_error("run: give --paper PAPER, --paper-id ID --corpus FILE, or --instructions TEXT");
+  if (a.get("model").empty() && !std::getenv("MLRC_MODEL")) throw Usage_error("run: --model SPEC is required (or set MLRC_MODEL)");
+  mlrc::SessionConfig cfg;
+  try {
+    cfg = session_config(a);
+  } catch (const mlrc::Error& e) {
+    report(e);
+    return exit_config;
+  }
   mlrc::Runtime rt;
   std::optional<mlrc::Session> session;
   try {
@@ -580,7 +607,7 @@ int cmd_demo(const std::vector<std::string>& argv) {
   return run_session(rt, session, a.has("json"));
 }
 
-const char* ideas_help = R"(Usage: mlrc ideas --paper PAPER --model SPEC [--index DIR] [--ideas N] [--refine-rounds N] [--json]
+const char* ideas_help = R"(Usage: mlrc ideas (--paper PAPER | --paper-id ID --corpus FILE) --model SPEC [--index DIR] [--ideas N] [--refine-rounds N] [--json]
 
 Phase 1 alone: extracts the paper's tasks, gaps and keywords, retrieves related work from the
 local index (--index, optional), proposes N ideas with experiment plans, reviews them on the
@@ -589,14 +616,14 @@ papers and which query found them, ideas, reviews).
 )";
 
 int cmd_ideas(const std::vector<std::string>& argv) {
-  Args a = parse_args(argv, {"help", "json"}, {"paper", "model", "index", "ideas", "refine-rounds"});
+  Args a = parse_args(argv, {"help", "json"}, {"paper", "paper-id", "corpus", "home", "model", "index", "ideas", "refine-rounds"});
   if (a.has("help")) return std::fputs(ideas_help, stdout), exit_ok;
-  if (!a.has("paper")) throw Usage_error("ideas: --paper PAPER is required");
+  if (!a.has("paper") && !a.has("paper-id")) throw Usage_error("ideas: --paper PAPER (or --paper-id ID --corpus FILE) is required");
   std::string spec = a.get("model");
   if (spec.empty())
     if (const char* m = std::getenv("MLRC_MODEL")) spec = m;
   if (spec.empty()) throw Usage_error("ideas: --model SPEC is required (or set MLRC_MODEL)");
-  mlrc::Paper paper = mlrc::Paper::load(a.get("paper"));
+  mlrc::Paper paper = mlrc::Paper::load(paper_from_args(a));
   mlrc::Runtime rt;
   auto model = mlrc::with_retry(mlrc::make_model(rt.executor(), spec));
   mlrc::PlannerOptions po;

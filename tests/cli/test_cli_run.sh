@@ -63,7 +63,17 @@ check "budget: exit 5" "[[ $rc -eq 5 ]]"
 check "budget: status" "[[ \$(json_field '$work/out' status) == budget_exceeded ]]"
 check "budget: partial report" "[[ -s \"\$(json_field '$work/out' folder)/report.md\" ]]"
 
-# 4. Bad input.
+# 4. A paper looked up by id in a local corpus (phase 1 only).
+export MLRC_HOME="$work/home-ideas"
+"$MLRC" ideas --paper-id arxiv:2504.02436 --corpus "$SRC/examples/corpus/papers.jsonl" \
+  --model "scripted:$SRC/examples/demo/script.json" --ideas 2 >"$work/out" 2>"$work/err"
+check "ideas by paper id: exit 0 ($(tail -c 300 "$work/err"))" "[[ $? -eq 0 ]]"
+check "ideas by paper id: the paper's title" "grep -q 'SkyReels-A2' '$work/out'"
+check "ideas ranked" "grep -q '^1\. Replace the axis-aligned decision tree' '$work/out'"
+"$MLRC" ideas --paper-id arxiv:0000.00000 --corpus "$SRC/examples/corpus/papers.jsonl" --model "scripted:$SRC/examples/demo/script.json" >/dev/null 2>"$work/err"
+check "unknown paper id: exit 3 naming it" "[[ $? -eq 3 ]] && grep -q 'arxiv:0000.00000' '$work/err'"
+
+# 5. Bad input.
 "$MLRC" run --paper x.md --model scripted:x >/dev/null 2>&1
 check "run without --task: usage" "[[ $? -eq 2 ]]"
 "$MLRC" run --task "$SRC/examples/tasks/digits-mlab" --paper "$work/nope.md" --model "scripted:$SRC/examples/demo/script.json" >/dev/null 2>"$work/err"
