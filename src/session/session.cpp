@@ -165,6 +165,33 @@ RunSummary summary_from(const detail::RunStore& store, const std::string& id, co
   return s;
 }
 
+// Announces every gate as a "gate_waiting" event before the host's handler is asked.
+class AnnouncingFeedback final : public FeedbackHandler {
+ public:
+  AnnouncingFeedback(std::shared_ptr<FeedbackHandler> inner, std::function<void(const std::string&)> announce)
+      : inner_(std::move(inner)), announce_(std::move(announce)) {}
+  std::optional<std::size_t> choose_idea(const std::vector<Idea>& ideas, std::string& extra) override {
+    announce_("after_ideas");
+    return inner_->choose_idea(ideas, extra);
+  }
+  std::optional<bool> approve_execution(const std::string& command) override {
+    announce_("before_execution");
+    return inner_->approve_execution(command);
+  }
+  std::string after_step(const AgentStep& step) override {
+    announce_("after_step");
+    return inner_->after_step(step);
+  }
+  std::optional<std::string> help(const std::string& question) override {
+    announce_("on_help");
+    return inner_->help(question);
+  }
+
+ private:
+  std::shared_ptr<FeedbackHandler> inner_;
+  std::function<void(const std::string&)> announce_;
+};
+
 std::string new_run_id() {
   std::time_t t = std::time(nullptr);
   char buf[32];
@@ -358,8 +385,9 @@ asio::awaitable<RunSummary> Session::run() {
         std::size_t pick = 0;
         std::string extra;
         if (I.feedback && (gates.gates & gate_after_ideas)) {
-          I.event("gate_waiting", R"({"gate":"after_ideas"})");
-          auto h = I.feedback;
+          auto h = std::make_shared<AnnouncingFeedback>(I.feedback, [&I](const std::string& g) {
+            I.event("gate_waiting", json::serialize(json::object{{"gate", g}}));
+          });
           auto ideas_copy = result.ideas;
           auto extra_box = std::make_shared<std::string>();
           auto answer = answer_within<std::size_t>(gates.timeout, [h, ideas_copy, extra_box] { return h->choose_idea(ideas_copy, *extra_box); });
@@ -402,7 +430,10 @@ asio::awaitable<RunSummary> Session::run() {
     ao.max_steps = I.cfg.max_steps;
     ao.protocol = I.cfg.protocol;
     Agent agent(model, ws, harness, ao);
-    if (I.feedback) agent.set_feedback(I.feedback, gates);
+    if (I.feedback)
+      agent.set_feedback(std::make_shared<AnnouncingFeedback>(
+                             I.feedback, [&I](const std::string& g) { I.event("gate_waiting", json::serialize(json::object{{"gate", g}})); }),
+                         gates);
     // Script output as it comes, as events (not stored: the logs and steps keep it).
     agent.on_output([&I](int stream, std::string_view chunk) {
       if (I.emit) I.emit({"tool_output", json::serialize(json::object{{"stream", stream}, {"text", std::string(chunk)}})});

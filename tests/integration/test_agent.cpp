@@ -284,6 +284,20 @@ TEST_CASE("Session: three phases through the library, events, reports; a failing
   REQUIRE(listed.size() == 1);
   CHECK(listed[0].status == "finished");
 
+  // Gates are announced as events while the handler is asked.
+  struct Quiet : FeedbackHandler {};
+  cfg.gates = gate_after_step | gate_after_ideas;
+  auto gated = Session::create(rt, cfg);
+  gated.set_feedback(std::make_shared<Quiet>());
+  std::map<std::string, int> gates_seen;
+  gated.on_event([&](const Event& e) {
+    if (e.kind == "gate_waiting") gates_seen[e.json]++;
+  });
+  CHECK(rt.run(gated.run()).success);
+  CHECK(gates_seen[R"({"gate":"after_ideas"})"] == 1);
+  CHECK(gates_seen[R"({"gate":"after_step"})"] == 8);
+  cfg.gates = 0;
+
   // A task whose baseline fails: the run ends "failed" with the reason, and a report.
   std::ofstream(dir.path / "task" / "env" / "train.py") << "raise SystemExit('broken baseline')\n";
   auto bad = Session::create(rt, cfg);
