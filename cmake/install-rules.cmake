@@ -18,3 +18,7 @@ write_basic_package_version_file("${PROJECT_BINARY_DIR}/mlrcopilotConfigVersion.
   COMPATIBILITY SameMajorVersion)
 install(FILES "${PROJECT_BINARY_DIR}/mlrcopilotConfig.cmake" "${PROJECT_BINARY_DIR}/mlrcopilotConfigVersion.cmake"
   DESTINATION ${MLRC_CMAKE_DIR})
+
+# The examples `mlrc demo` uses (papers, tasks, the scripted session, a small corpus).
+install(DIRECTORY examples/ DESTINATION ${CMAKE_INSTALL_DATADIR}/mlrcopilot/examples
+  PATTERN ".mlrc-*" EXCLUDE PATTERN "__pycache__" EXCLUDE)
