@@ -3,7 +3,7 @@
 add_executable(mlrc_planner_tests
   unit/test_json_schema.cpp
   integration/test_planner.cpp)
-target_include_directories(mlrc_planner_tests PRIVATE ${PROJECT_SOURCE_DIR}/src)
+target_include_directories(mlrc_planner_tests PRIVATE ${PROJECT_SOURCE_DIR}/src ${CMAKE_CURRENT_SOURCE_DIR}/support)
 target_compile_definitions(mlrc_planner_tests PRIVATE MLRC_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
 target_link_libraries(mlrc_planner_tests PRIVATE mlrcopilot::mlrcopilot Catch2::Catch2WithMain
   simdjson::simdjson Boost::json)

@@ -5,7 +5,7 @@ add_executable(mlrc_retrieval_tests
   unit/test_tokenizer.cpp
   integration/test_retrieval.cpp
   ${PROJECT_SOURCE_DIR}/src/cli/cmd_index.cpp)
-target_include_directories(mlrc_retrieval_tests PRIVATE ${PROJECT_SOURCE_DIR}/src)
+target_include_directories(mlrc_retrieval_tests PRIVATE ${PROJECT_SOURCE_DIR}/src ${CMAKE_CURRENT_SOURCE_DIR}/support)
 target_compile_definitions(mlrc_retrieval_tests PRIVATE MLRC_SHARED_DATA="${PROJECT_SOURCE_DIR}/../shared/data")
 target_link_libraries(mlrc_retrieval_tests PRIVATE mlrcopilot::mlrcopilot Catch2::Catch2WithMain
   Boost::json simdjson::simdjson ZLIB::ZLIB)

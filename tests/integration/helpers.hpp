@@ -4,6 +4,8 @@
 #include <mlrcopilot/model.hpp>
 #include <mlrcopilot/runtime.hpp>
 
+#include "temp_dir.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <cstdlib>
@@ -13,7 +15,6 @@
 #include <map>
 #include <mutex>
 #include <optional>
-#include <random>
 #include <string>
 
 namespace mlrc::test {
@@ -50,24 +51,6 @@ class Collect : public StreamObserver {
   }
 };
 
-// A scratch directory removed at the end of the test.
-struct TempDir {
-  std::filesystem::path path;
-  TempDir() {
-    std::random_device rd;
-    path = std::filesystem::temp_directory_path() / ("mlrc-test-" + std::to_string(rd()) + std::to_string(rd()));
-    std::filesystem::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-  std::string file(const std::string& name, const std::string& content) const {
-    auto p = path / name;
-    std::ofstream(p) << content;
-    return p.string();
-  }
-};
 
 inline std::string read_file(const std::string& p) {
   std::ifstream in(p);

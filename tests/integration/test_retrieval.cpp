@@ -4,6 +4,8 @@
 // `mlrc index` command.
 #include <catch2/catch.hpp>
 
+#include "temp_dir.hpp"
+
 #include <mlrcopilot/retriever.hpp>
 
 #include "cli/cmd_index.hpp"
@@ -41,20 +43,7 @@ using mlrc::Query;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "mlrc-retrieval-XXXXXX").string();
-    if (!::mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-};
+using mlrc::test::TempDir;
 
 void put(const fs::path& p, const std::string& s) {
   fs::create_directories(p.parent_path());

@@ -3,6 +3,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "temp_dir.hpp"
+
 #include <mlrcopilot/workspace.hpp>
 
 #include "workspace/diff.hpp"
@@ -29,20 +31,7 @@ using mlrc::WorkspaceOptions;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "mlrc-ws-XXXXXX").string();
-    if (!::mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
-    path = fs::canonical(tmpl);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-};
+using mlrc::test::TempDir;
 
 // Writes a file behind the workspace's back (in place, as a program would).
 void put(const fs::path& p, std::string_view s) {
