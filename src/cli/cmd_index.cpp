@@ -1,5 +1,7 @@
 #include "cli/cmd_index.hpp"
 
+#include "cli/args.hpp"
+
 #include <mlrcopilot/error.hpp>
 #include <mlrcopilot/retriever.hpp>
 
@@ -21,9 +23,8 @@ namespace {
 
 constexpr int exit_ok = 0, exit_failed = 1, exit_usage = 2, exit_bad_input = 3;
 
-struct Usage : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
+using Usage = cli::UsageError;
+using cli::Args;
 
 const char* index_help = R"(Usage: mlrc index <command> [options]
 
@@ -80,50 +81,9 @@ const char* stats_help = R"(Usage: mlrc index stats --index DIR [--json]
 Prints the corpus, format version, segments, documents, terms and size of an index.
 )";
 
-struct Args {
-  std::map<std::string, std::string> opts;
-  std::vector<std::string> pos;
-  bool has(const std::string& k) const { return opts.count(k) > 0; }
-  std::string get(const std::string& k) const {
-    auto it = opts.find(k);
-    return it == opts.end() ? std::string() : it->second;
-  }
-};
-
 Args parse(const std::vector<std::string>& argv, std::size_t from, const std::vector<std::string>& flags,
            const std::vector<std::string>& valued) {
-  auto in = [](const std::vector<std::string>& v, const std::string& k) { return std::find(v.begin(), v.end(), k) != v.end(); };
-  Args a;
-  for (std::size_t i = from; i < argv.size(); ++i) {
-    const auto& s = argv[i];
-    if (s == "--") {
-      a.pos.insert(a.pos.end(), argv.begin() + static_cast<std::ptrdiff_t>(i) + 1, argv.end());
-      break;
-    }
-    if (s == "-h" || s == "--help") {
-      a.opts["help"] = "1";
-    } else if (s.size() > 2 && s.rfind("--", 0) == 0) {
-      std::string name = s.substr(2), value;
-      auto eq = name.find('=');
-      bool inline_value = eq != std::string::npos;
-      if (inline_value) value = name.substr(eq + 1), name.resize(eq);
-      if (in(flags, name)) {
-        if (inline_value) throw Usage("option --" + name + " takes no value");
-        a.opts[name] = "1";
-      } else if (in(valued, name)) {
-        if (!inline_value) {
-          if (i + 1 >= argv.size()) throw Usage("option --" + name + " needs a value");
-          value = argv[++i];
-        }
-        a.opts[name] = value;
-      } else {
-        throw Usage("unknown option --" + name);
-      }
-    } else {
-      a.pos.push_back(s);
-    }
-  }
-  return a;
+  return cli::parse_args(argv, flags, valued, from);
 }
 
 long number(const Args& a, const std::string& name, long def, long min) {

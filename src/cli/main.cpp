@@ -2,6 +2,7 @@
 // Exit codes: 0 success; 1 the operation failed (network, provider, timeout, budget …);
 // 2 usage error (unknown command or option, missing argument); 3 configuration error
 // (malformed model spec, missing API key, bad file).
+#include "cli/args.hpp"
 #include "cli/cmd_index.hpp"
 
 #include <mlrcopilot/error.hpp>
@@ -36,59 +37,9 @@ namespace {
 
 constexpr int exit_ok = 0, exit_failed = 1, exit_usage = 2, exit_config = 3;
 
-struct Usage_error : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
-// A tiny option parser: --name VALUE, --name=VALUE, boolean --flag, positionals; "--" ends options.
-struct Args {
-  std::map<std::string, std::string> opts;
-  std::vector<std::string> pos;
-  bool has(const std::string& k) const { return opts.count(k) > 0; }
-  std::string get(const std::string& k, std::string def = {}) const {
-    auto it = opts.find(k);
-    return it == opts.end() ? def : it->second;
-  }
-};
-
-Args parse_args(const std::vector<std::string>& argv, const std::vector<std::string>& flags,
-                const std::vector<std::string>& valued) {
-  Args a;
-  auto known = [](const std::vector<std::string>& v, const std::string& k) {
-    for (auto& x : v)
-      if (x == k) return true;
-    return false;
-  };
-  for (std::size_t i = 0; i < argv.size(); ++i) {
-    const std::string& s = argv[i];
-    if (s == "--") {
-      for (++i; i < argv.size(); ++i) a.pos.push_back(argv[i]);
-      break;
-    }
-    if (s.size() > 2 && s.rfind("--", 0) == 0) {
-      std::string name = s.substr(2), value;
-      bool inline_value = false;
-      if (auto eq = name.find('='); eq != std::string::npos) value = name.substr(eq + 1), name.resize(eq), inline_value = true;
-      if (known(flags, name)) {
-        if (inline_value) throw Usage_error("option --" + name + " takes no value");
-        a.opts[name] = "1";
-      } else if (known(valued, name)) {
-        if (!inline_value) {
-          if (i + 1 >= argv.size()) throw Usage_error("option --" + name + " needs a value");
-          value = argv[++i];
-        }
-        a.opts[name] = value;
-      } else {
-        throw Usage_error("unknown option --" + name);
-      }
-    } else if (s == "-h") {
-      a.opts["help"] = "1";
-    } else {
-      a.pos.push_back(s);
-    }
-  }
-  return a;
-}
+using Usage_error = mlrc::cli::UsageError;
+using mlrc::cli::Args;
+using mlrc::cli::parse_args;
 
 double to_number(const std::string& opt, const std::string& v) {
   try {
