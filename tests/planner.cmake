@@ -8,4 +8,4 @@ target_compile_definitions(mlrc_planner_tests PRIVATE MLRC_SOURCE_DIR="${PROJECT
 target_link_libraries(mlrc_planner_tests PRIVATE mlrcopilot::mlrcopilot Catch2::Catch2WithMain
   simdjson::simdjson Boost::json)
 mlrc_warnings(mlrc_planner_tests)
-catch_discover_tests(mlrc_planner_tests TEST_PREFIX "planner." PROPERTIES TIMEOUT 120)
+catch_discover_tests(mlrc_planner_tests TEST_PREFIX "planner." PROPERTIES TIMEOUT 120 FAIL_REGULAR_EXPRESSION "No.tests.ran|No.test.cases.matched")

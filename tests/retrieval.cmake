@@ -10,4 +10,4 @@ target_compile_definitions(mlrc_retrieval_tests PRIVATE MLRC_SHARED_DATA="${PROJ
 target_link_libraries(mlrc_retrieval_tests PRIVATE mlrcopilot::mlrcopilot Catch2::Catch2WithMain
   Boost::json simdjson::simdjson ZLIB::ZLIB)
 mlrc_warnings(mlrc_retrieval_tests)
-catch_discover_tests(mlrc_retrieval_tests TEST_PREFIX "retrieval." PROPERTIES TIMEOUT 180)
+catch_discover_tests(mlrc_retrieval_tests TEST_PREFIX "retrieval." PROPERTIES TIMEOUT 180 FAIL_REGULAR_EXPRESSION "No.tests.ran|No.test.cases.matched")

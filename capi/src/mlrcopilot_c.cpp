@@ -1,296 +1,149 @@
 // The C ABI. Every entry point catches everything and reports through mlrc_error_last().
-#include "mlrcopilot.h"
+#include "internal.hpp"
 
-#include <mlrcopilot/agent.hpp>
-#include <mlrcopilot/error.hpp>
-#include <mlrcopilot/feedback.hpp>
-#include <mlrcopilot/planner.hpp>
 #include <mlrcopilot/providers.hpp>
-#include <mlrcopilot/runtime.hpp>
-#include <mlrcopilot/session.hpp>
 #include <mlrcopilot/version.hpp>
-
-#include <boost/json.hpp>
-
-#include <chrono>
-#include <condition_variable>
-#include <cstdlib>
-#include <cstring>
-#include <deque>
-#include <memory>
-#include <mutex>
-#include <new>
-#include <optional>
-#include <string>
 
 static_assert(MLRC_VERSION_NUMBER == mlrc::version_number, "capi/include/mlrcopilot.h and include/mlrcopilot/version.hpp disagree");
 
+using namespace mlrc_capi;
+
+namespace mlrc_capi {
+
 namespace {
-
-struct LastError {
-  int code = MLRC_OK;
-  std::string message = "no error";
-  std::string provider_text;
-  mlrc_error view{};
-};
-thread_local LastError last_error;
-
-int set_error(int code, std::string message, std::string provider_text = {}) {
-  last_error.code = code;
-  last_error.message = std::move(message);
-  last_error.provider_text = std::move(provider_text);
-  return code;
+std::string_view canonical_gate(std::string_view g) {
+  if (g == "after_ideas") return "choose_idea";
+  if (g == "before_execution") return "approve_execution";
+  if (g == "on_help") return "help";
+  return g;
 }
-
-int clear_error() { return set_error(MLRC_OK, "no error"); }
-
-// Runs `f`, turning any exception into an error code.
-template <class F>
-int guarded(F&& f) noexcept {
-  try {
-    clear_error();
-    return f();
-  } catch (const mlrc::Error& e) {
-    return set_error(-static_cast<int>(e.code_enum()), e.what(), e.provider_text());
-  } catch (const std::bad_alloc&) {
-    return set_error(MLRC_EINTERNAL, "out of memory");
-  } catch (const std::exception& e) {
-    return set_error(MLRC_EINTERNAL, std::string("internal error: ") + e.what());
-  } catch (...) {
-    return set_error(MLRC_EINTERNAL, "internal error: unknown exception");
-  }
-}
-
-int fill_buf(mlrc_buf* out, const std::string& s) {
-  char* p = static_cast<char*>(std::malloc(s.size() + 1));
-  if (!p) return set_error(MLRC_EINTERNAL, "out of memory");
-  std::memcpy(p, s.data(), s.size());
-  p[s.size()] = '\0';
-  out->ptr = p;
-  out->size = s.size();
-  out->reserved = s.size() + 1;
-  return MLRC_OK;
-}
-
-// The outcome of an exception as (code, message, provider text), without throwing.
-struct ErrorInfo {
-  int code = MLRC_OK;
-  std::string message = "no error";
-  std::string provider_text;
-};
-ErrorInfo error_of(std::exception_ptr e) {
-  try {
-    std::rethrow_exception(e);
-  } catch (const mlrc::Error& x) {
-    return {-static_cast<int>(x.code_enum()), x.what(), x.provider_text()};
-  } catch (const std::bad_alloc&) {
-    return {MLRC_EINTERNAL, "out of memory", {}};
-  } catch (const std::exception& x) {
-    return {MLRC_EINTERNAL, std::string("internal error: ") + x.what(), {}};
-  } catch (...) {
-    return {MLRC_EINTERNAL, "internal error: unknown exception", {}};
-  }
-}
-
-// One run's state, shared by the mlrc_run handle, the session's event hub and the completion
-// handler (which runs on a runtime thread).
-struct RunState {
-  std::mutex mu;
-  std::condition_variable cv;
-  bool queue_events = true;  // false for blocking runs: nobody pulls, so nothing is kept
-  std::deque<mlrc::Event> queue;
-  bool done = false;
-  bool cancel_requested = false;
-  bool user_abort = false;
-  std::optional<mlrc::Runtime::Op> op;
-  std::string result_json;  // the RunSummary, "" if the run ended by an exception
-  ErrorInfo error;
-
-  void push(const mlrc::Event& ev) {
-    {
-      std::lock_guard lk(mu);
-      if (!queue_events) return;
-      queue.push_back(ev);
-    }
-    cv.notify_all();
-  }
-  // Returns false if the run had already ended.
-  bool cancel(bool by_user) {
-    std::optional<mlrc::Runtime::Op> o;
-    {
-      std::lock_guard lk(mu);
-      if (done) return false;
-      cancel_requested = true;
-      if (by_user) user_abort = true;
-      o = op;
-    }
-    if (o) o->cancel();
-    return true;
-  }
-  void wait_done() {
-    std::unique_lock lk(mu);
-    cv.wait(lk, [&] { return done; });
-  }
-};
-
-// Routes a session's events to the host's callback and to the current run's queue. Shared with
-// gate adapters, which may outlive the session (a gate thread that overran its timeout).
-struct Hub {
-  std::mutex mu;
-  mlrc_event_cb cb = nullptr;
-  void* payload = nullptr;
-  std::shared_ptr<RunState> current;
-
-  std::shared_ptr<RunState> running() {
-    std::lock_guard lk(mu);
-    return current;
-  }
-  void emit(const mlrc::Event& ev) {
-    mlrc_event_cb c;
-    void* p;
-    std::shared_ptr<RunState> run;
-    {
-      std::lock_guard lk(mu);
-      c = cb, p = payload, run = current;
-    }
-    if (run) run->push(ev);
-    if (c) {
-      mlrc_event e{ev.kind.c_str(), ev.json.c_str()};
-      if (c(&e, p) != 0 && run) run->cancel(true);
-    }
-  }
-  void warn(const std::string& message) {
-    emit({"warning", boost::json::serialize(boost::json::object{{"message", message}})});
-  }
-};
-
-// FeedbackHandler that asks the host's gate callback, with JSON questions and answers.
-class GateAdapter final : public mlrc::FeedbackHandler {
- public:
-  GateAdapter(mlrc_gate_cb cb, void* payload, std::shared_ptr<Hub> hub) : cb_(cb), payload_(payload), hub_(std::move(hub)) {}
-
-  std::optional<std::size_t> choose_idea(const std::vector<mlrc::Idea>& ideas, std::string& extra) override {
-    boost::json::array q;
-    for (auto& i : ideas) q.push_back(boost::json::parse(mlrc::to_json(i)));
-    auto a = ask("choose_idea", boost::json::serialize(q));
-    if (!a) return std::nullopt;
-    std::optional<std::size_t> pick;
-    if (auto* v = a->if_contains("index")) {
-      if (v->is_int64() && v->as_int64() >= 0 && static_cast<std::size_t>(v->as_int64()) < ideas.size())
-        pick = static_cast<std::size_t>(v->as_int64());
-      else if (v->is_uint64() && v->as_uint64() < ideas.size())
-        pick = static_cast<std::size_t>(v->as_uint64());
-      else
-        return bad("choose_idea", "\"index\" must be an integer from 0 to " + std::to_string(ideas.size() - 1)), std::nullopt;
-    }
-    if (auto* v = a->if_contains("instructions")) {
-      if (!v->is_string()) return bad("choose_idea", "\"instructions\" must be a string"), std::nullopt;
-      extra = std::string(v->as_string());
-    }
-    if (!pick && !extra.empty()) pick = 0;  // instructions alone: keep the top idea
-    return pick;
-  }
-  std::optional<bool> approve_execution(const std::string& command) override {
-    auto a = ask("approve_execution", boost::json::serialize(boost::json::object{{"command", command}}));
-    if (!a) return std::nullopt;
-    auto* v = a->if_contains("approve");
-    if (!v || !v->is_bool()) return bad("approve_execution", "expected {\"approve\": true|false}"), std::nullopt;
-    return v->as_bool();
-  }
-  std::string after_step(const mlrc::AgentStep& step) override {
-    auto a = ask("after_step", mlrc::to_json(step));
-    if (!a) return {};
-    auto* v = a->if_contains("feedback");
-    if (!v || !v->is_string()) return bad("after_step", "expected {\"feedback\": \"...\"}"), std::string();
-    return std::string(v->as_string());
-  }
-  std::optional<std::string> help(const std::string& question) override {
-    auto a = ask("help", boost::json::serialize(boost::json::object{{"question", question}}));
-    if (!a) return std::nullopt;
-    auto* v = a->if_contains("answer");
-    if (!v || !v->is_string()) return bad("help", "expected {\"answer\": \"...\"}"), std::nullopt;
-    return std::string(v->as_string());
-  }
-
- private:
-  void bad(const char* gate, const std::string& why) {
-    hub_->warn(std::string("gate ") + gate + ": invalid answer (" + why + "); taking the default");
-  }
-  // The answer as a JSON object, or nullopt for the default (empty, invalid, or the callback aborted).
-  std::optional<boost::json::object> ask(const char* gate, const std::string& question) {
-    mlrc_buf answer{};
-    int rc = cb_(gate, question.c_str(), &answer, payload_);
-    std::string text = answer.ptr ? std::string(answer.ptr, answer.size) : std::string();
-    mlrc_buf_dispose(&answer);
-    if (rc != 0) {
-      if (auto run = hub_->running()) run->cancel(true);
-      return std::nullopt;
-    }
-    if (text.find_first_not_of(" \t\r\n") == std::string::npos) return std::nullopt;
-    boost::system::error_code ec;
-    auto v = boost::json::parse(text, ec);
-    if (ec) return bad(gate, "not JSON: " + ec.message()), std::nullopt;
-    if (!v.is_object()) return bad(gate, "expected a JSON object"), std::nullopt;
-    return std::move(v.as_object());
-  }
-  mlrc_gate_cb cb_;
-  void* payload_;
-  std::shared_ptr<Hub> hub_;
-};
-
 }  // namespace
 
-struct mlrc_runtime {
-  std::shared_ptr<mlrc::Runtime> rt;
-};
-
-struct mlrc_session {
-  std::shared_ptr<mlrc::Runtime> rt;  // kept alive while the session lives
-  std::unique_ptr<mlrc::Session> s;
-  std::shared_ptr<Hub> hub = std::make_shared<Hub>();
-};
-
-struct mlrc_run {
-  std::shared_ptr<RunState> st;
-  std::string kind, json;  // the last event handed out by mlrc_run_next_event
-};
-
-namespace {
-
-mlrc_session* wrap_session(std::shared_ptr<mlrc::Runtime> rt, mlrc::Session s) {
-  auto out = std::make_unique<mlrc_session>();
-  out->rt = std::move(rt);
-  out->s = std::make_unique<mlrc::Session>(std::move(s));
-  auto hub = out->hub;
-  out->s->on_event([hub](const mlrc::Event& ev) { hub->emit(ev); });
-  return out.release();
+std::string gate_answer_problem(const std::string& gate, const boost::json::object& a) {
+  auto str_field = [&](const char* k, bool required) -> std::string {
+    auto* v = a.if_contains(k);
+    if (!v) return required ? std::string("expected {\"") + k + "\": …}" : std::string();
+    return v->is_string() ? std::string() : std::string("\"") + k + "\" must be a string";
+  };
+  if (gate == "choose_idea") {
+    if (auto* v = a.if_contains("index")) {
+      bool ok = (v->is_int64() && v->as_int64() >= 0) || v->is_uint64();
+      if (!ok) return "\"index\" must be a non-negative integer";
+    }
+    return str_field("instructions", false);
+  }
+  if (gate == "approve_execution") {
+    auto* v = a.if_contains("approve");
+    return v && v->is_bool() ? std::string() : std::string("expected {\"approve\": true|false}");
+  }
+  if (gate == "after_step") return str_field("feedback", true);
+  if (gate == "help") return str_field("answer", true);
+  return "unknown gate '" + gate + "' (choose_idea, approve_execution, after_step or help)";
 }
 
-// Starts `s` on its runtime. Throws; the caller is inside guarded().
-std::shared_ptr<RunState> start_run(mlrc_session* s, bool queue_events) {
+std::optional<std::string> GateAdapter::wait_for_answer(const char* gate, const std::shared_ptr<RunState>& run) {
+  (void)gate;
+  if (!run || !run->queue_events) return std::nullopt;  // a blocking run: nobody can answer later
+  auto deadline = std::chrono::steady_clock::now() + timeout_;
+  std::unique_lock lk(hub_->mu);
+  while (!hub_->gate_answer) {
+    if (std::chrono::steady_clock::now() >= deadline) break;
+    lk.unlock();
+    bool stop = run->cancelled();
+    lk.lock();
+    if (stop) break;
+    hub_->gate_cv.wait_for(lk, std::chrono::milliseconds(100));
+  }
+  auto answer = std::move(hub_->gate_answer);
+  hub_->gate_answer.reset();
+  return answer;
+}
+
+std::optional<boost::json::object> GateAdapter::ask(const char* gate, const std::string& question) {
+  auto run = hub_->running();
+  std::optional<std::string> text;
+  if (cb_) {
+    mlrc_buf answer{};
+    int rc = cb_(gate, question.c_str(), &answer, payload_);
+    std::string given = answer.ptr ? std::string(answer.ptr, answer.size) : std::string();
+    mlrc_buf_dispose(&answer);
+    if (rc == MLRC_GATE_LATER) {
+      text = wait_for_answer(gate, run);
+    } else if (rc != 0) {
+      if (run) run->cancel(true);
+    } else {
+      text = std::move(given);
+    }
+  } else {
+    text = wait_for_answer(gate, run);
+  }
+  {
+    std::lock_guard lk(hub_->mu);
+    hub_->open_gate.clear();
+    hub_->gate_answer.reset();
+  }
+  if (!text || text->find_first_not_of(" \t\r\n") == std::string::npos) return std::nullopt;
+  boost::system::error_code ec;
+  auto v = boost::json::parse(*text, ec);
+  if (ec) return bad(gate, "not JSON: " + ec.message()), std::nullopt;
+  if (!v.is_object()) return bad(gate, "expected a JSON object"), std::nullopt;
+  if (auto p = gate_answer_problem(gate, v.as_object()); !p.empty()) return bad(gate, p), std::nullopt;
+  return std::move(v.as_object());
+}
+
+std::optional<std::size_t> GateAdapter::choose_idea(const std::vector<mlrc::Idea>& ideas, std::string& extra) {
+  boost::json::array q;
+  for (auto& i : ideas) q.push_back(boost::json::parse(mlrc::to_json(i)));
+  auto a = ask("choose_idea", boost::json::serialize(q));
+  if (!a) return std::nullopt;
+  std::optional<std::size_t> pick;
+  if (auto* v = a->if_contains("index")) {
+    auto n = v->is_int64() ? static_cast<std::uint64_t>(v->as_int64()) : v->as_uint64();
+    if (n >= ideas.size())
+      return bad("choose_idea", "\"index\" must be from 0 to " + std::to_string(ideas.size() - 1)), std::nullopt;
+    pick = static_cast<std::size_t>(n);
+  }
+  if (auto* v = a->if_contains("instructions")) extra = std::string(v->as_string());
+  if (!pick && !extra.empty()) pick = 0;  // instructions alone: keep the top idea
+  return pick;
+}
+
+std::optional<bool> GateAdapter::approve_execution(const std::string& command) {
+  auto a = ask("approve_execution", boost::json::serialize(boost::json::object{{"command", command}}));
+  if (!a) return std::nullopt;
+  return a->at("approve").as_bool();
+}
+
+std::string GateAdapter::after_step(const mlrc::AgentStep& step) {
+  auto a = ask("after_step", mlrc::to_json(step));
+  if (!a) return {};
+  return std::string(a->at("feedback").as_string());
+}
+
+std::optional<std::string> GateAdapter::help(const std::string& question) {
+  auto a = ask("help", boost::json::serialize(boost::json::object{{"question", question}}));
+  if (!a) return std::nullopt;
+  return std::string(a->at("answer").as_string());
+}
+
+std::shared_ptr<RunState> start_op(mlrc::Runtime& rt, const std::shared_ptr<Hub>& hub, bool queue_events, const std::string& what,
+                                   boost::asio::awaitable<std::string> op_in) {
   auto st = std::make_shared<RunState>();
   st->queue_events = queue_events;
   {
-    std::lock_guard lk(s->hub->mu);
-    if (s->hub->current) throw mlrc::Error(mlrc::errc::invalid_argument, "session is already running");
-    s->hub->current = st;
+    std::lock_guard lk(hub->mu);
+    if (hub->current) throw mlrc::Error(mlrc::errc::invalid_argument, what + " is already running (one run at a time)");
+    hub->current = st;
   }
-  auto hub = s->hub;
   try {
-    auto op = s->rt->spawn(s->s->run(), [st, hub](std::exception_ptr e, mlrc::RunSummary sum) {
+    auto op = rt.spawn(std::move(op_in), [st, hub](std::exception_ptr e, std::string result) {
       {
-        std::lock_guard lk(hub->mu);  // first, so the session can be started again once wait returns
+        std::lock_guard lk(hub->mu);  // first, so it can be started again once wait returns
         if (hub->current == st) hub->current.reset();
       }
       {
         std::lock_guard lk(st->mu);
-        if (!e) {
-          try {
-            st->result_json = sum.to_json();
-          } catch (...) {
-            e = std::current_exception();
-          }
-        }
+        if (!e) st->result_json = std::move(result);
         if (st->user_abort)
           st->error = {MLRC_EUSER, "a callback returned non-zero; the run was cancelled", {}};
         else if (st->cancel_requested)
@@ -309,14 +162,13 @@ std::shared_ptr<RunState> start_run(mlrc_session* s, bool queue_events) {
     }
     if (late_cancel) late_cancel->cancel();
   } catch (...) {
-    std::lock_guard lk(s->hub->mu);
-    if (s->hub->current == st) s->hub->current.reset();
+    std::lock_guard lk(hub->mu);
+    if (hub->current == st) hub->current.reset();
     throw;
   }
   return st;
 }
 
-// Waits for the run and reports its outcome (through the thread's last error too).
 int finish_wait(RunState& st, mlrc_buf* result_json) {
   st.wait_done();
   std::lock_guard lk(st.mu);
@@ -328,12 +180,36 @@ int finish_wait(RunState& st, mlrc_buf* result_json) {
   return set_error(st.error.code, st.error.message, st.error.provider_text);
 }
 
+}  // namespace mlrc_capi
+
+namespace {
+
+mlrc_session* wrap_session(std::shared_ptr<mlrc::Runtime> rt, mlrc::Session s) {
+  auto out = std::make_unique<mlrc_session>();
+  out->rt = std::move(rt);
+  out->s = std::make_unique<mlrc::Session>(std::move(s));
+  auto hub = out->hub;
+  out->s->on_event([hub](const mlrc::Event& ev) { hub->emit(ev); });
+  // Without a handler, gates wait for mlrc_run_answer_gate during asynchronous runs.
+  out->s->set_feedback(std::make_shared<GateAdapter>(nullptr, nullptr, hub, out->s->config().gate_timeout));
+  return out.release();
+}
+
+boost::asio::awaitable<std::string> session_op(mlrc::Session* s) {
+  auto sum = co_await s->run();
+  co_return sum.to_json();
+}
+
+std::shared_ptr<RunState> start_run(mlrc_session* s, bool queue_events) {
+  return start_op(*s->rt, s->hub, queue_events, "session", session_op(s->s.get()));
+}
+
 }  // namespace
 
 extern "C" {
 
 MLRC_API const mlrc_error* mlrc_error_last(void) {
-  auto& e = last_error;
+  auto& e = last_error();
   e.view.code = e.code;
   e.view.message = e.message.c_str();
   e.view.provider_text = e.provider_text.c_str();
@@ -413,6 +289,34 @@ MLRC_API int mlrc_session_create(mlrc_session** out, mlrc_runtime* rt, const cha
   });
 }
 
+MLRC_API int mlrc_session_create_from_idea(mlrc_session** out, mlrc_runtime* rt, const mlrc_task* task, const char* idea_json,
+                                           const char* config_json) {
+  return guarded([&]() -> int {
+    if (!out) return null_arg("mlrc_session_create_from_idea", "out");
+    *out = nullptr;
+    if (!rt) return null_arg("mlrc_session_create_from_idea", "rt");
+    if (!task) return null_arg("mlrc_session_create_from_idea", "task");
+    if (!idea_json) return null_arg("mlrc_session_create_from_idea", "idea_json");
+    boost::system::error_code ec;
+    auto cfg = boost::json::parse(config_json && *config_json ? config_json : "{}", ec);
+    if (ec) return set_error(MLRC_EINVALID, "mlrc_session_create_from_idea: config_json is not JSON: " + ec.message());
+    if (!cfg.is_object()) return set_error(MLRC_EINVALID, "mlrc_session_create_from_idea: config_json must be an object");
+    auto idea = boost::json::parse(idea_json, ec);
+    if (ec) return set_error(MLRC_EINVALID, "mlrc_session_create_from_idea: idea_json is not JSON: " + ec.message());
+    if (!idea.is_object()) return set_error(MLRC_EINVALID, "mlrc_session_create_from_idea: idea_json must be an Idea object");
+    auto& o = cfg.as_object();
+    for (const char* k : {"task", "idea", "paper"})
+      if (o.contains(k))
+        return set_error(MLRC_EINVALID, std::string("mlrc_session_create_from_idea: config_json must not hold \"") + k +
+                                            "\" (the task and idea are the arguments)");
+    o["task"] = task->t.folder.string();
+    o["idea"] = std::move(idea);
+    auto c = mlrc::SessionConfig::from_json(boost::json::serialize(o));
+    *out = wrap_session(rt->rt, mlrc::Session::create(*rt->rt, std::move(c)));
+    return MLRC_OK;
+  });
+}
+
 MLRC_API int mlrc_session_open(mlrc_session** out, mlrc_runtime* rt, const char* home, const char* run_id) {
   return guarded([&]() -> int {
     if (!out) return set_error(MLRC_EINVALID, "mlrc_session_open: out is NULL");
@@ -459,7 +363,7 @@ MLRC_API int mlrc_session_set_gate_handler(mlrc_session* s, mlrc_gate_cb cb, voi
   return guarded([&]() -> int {
     if (!s) return set_error(MLRC_EINVALID, "mlrc_session_set_gate_handler: session is NULL");
     if (s->hub->running()) return set_error(MLRC_EINVALID, "session is already running");
-    s->s->set_feedback(cb ? std::make_shared<GateAdapter>(cb, payload, s->hub) : nullptr);
+    s->s->set_feedback(std::make_shared<GateAdapter>(cb, cb ? payload : nullptr, s->hub, s->s->config().gate_timeout));
     return MLRC_OK;
   });
 }
@@ -482,6 +386,7 @@ MLRC_API int mlrc_session_start(mlrc_run** out, mlrc_session* s) {
     if (!s) return set_error(MLRC_EINVALID, "mlrc_session_start: session is NULL");
     auto run = std::make_unique<mlrc_run>();
     run->st = start_run(s, true);
+    run->hub = s->hub;
     *out = run.release();
     return MLRC_OK;
   });
@@ -524,6 +429,35 @@ MLRC_API int mlrc_run_cancel(mlrc_run* run) {
   return guarded([&]() -> int {
     if (!run) return set_error(MLRC_EINVALID, "mlrc_run_cancel: run is NULL");
     if (!run->st->cancel(false)) return set_error(MLRC_EDONE, "the run had already finished");
+    return MLRC_OK;
+  });
+}
+
+MLRC_API int mlrc_run_answer_gate(mlrc_run* run, const char* gate, const char* answer_json) {
+  return guarded([&]() -> int {
+    if (!run) return null_arg("mlrc_run_answer_gate", "run");
+    if (!gate) return null_arg("mlrc_run_answer_gate", "gate");
+    std::string g(canonical_gate(gate));
+    std::string text = answer_json ? answer_json : "";
+    if (text.find_first_not_of(" \t\r\n") != std::string::npos) {
+      boost::system::error_code ec;
+      auto v = boost::json::parse(text, ec);
+      if (ec) return set_error(MLRC_EINVALID, "mlrc_run_answer_gate: answer for '" + g + "' is not JSON: " + ec.message());
+      if (!v.is_object()) return set_error(MLRC_EINVALID, "mlrc_run_answer_gate: answer for '" + g + "' must be a JSON object");
+      if (auto p = gate_answer_problem(g, v.as_object()); !p.empty())
+        return set_error(MLRC_EINVALID, "mlrc_run_answer_gate: answer for '" + g + "': " + p);
+    } else {
+      text.clear();
+    }
+    if (!run->hub) return set_error(MLRC_EINVALID, "mlrc_run_answer_gate: this run has no feedback gates");
+    {
+      std::lock_guard lk(run->hub->mu);
+      if (run->hub->open_gate != g)
+        return set_error(MLRC_EINVALID, "mlrc_run_answer_gate: no gate '" + g + "' is waiting" +
+                                            (run->hub->open_gate.empty() ? std::string() : " (the run waits at '" + run->hub->open_gate + "')"));
+      run->hub->gate_answer = std::move(text);
+    }
+    run->hub->gate_cv.notify_all();
     return MLRC_OK;
   });
 }

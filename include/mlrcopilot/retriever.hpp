@@ -65,6 +65,8 @@ class Retriever {
    *  query, Error(errc::not_found) when the retriever has no data for `q.corpus`. */
   virtual boost::asio::awaitable<std::vector<Hit>> search(Query q) = 0;
   virtual std::string name() const = 0;
+  /** The corpora it can search (the agent gets a retrieve_* tool for each; phase 1 uses papers). */
+  virtual std::vector<Corpus> corpora() const { return {Corpus::papers, Corpus::code, Corpus::models, Corpus::datasets}; }
 };
 
 /** Figures about a local index. */
@@ -174,7 +176,7 @@ class LocalRetriever final : public Retriever {
   /** Re-reads the manifests, picking up segments added since opening. */
   void refresh();
   /** The corpora this retriever holds. */
-  std::vector<Corpus> corpora() const;
+  std::vector<Corpus> corpora() const override;
   /** Statistics of the index of `c`; Error(errc::not_found) if there is none. */
   IndexStats stats(Corpus c) const;
 

@@ -13,7 +13,9 @@
  *  `result.json`, `report.md`, `report.html` and `chart.svg`. */
 
 #include <mlrcopilot/agent.hpp>
+#include <mlrcopilot/executor.hpp>
 #include <mlrcopilot/feedback.hpp>
+#include <mlrcopilot/retriever.hpp>
 #include <mlrcopilot/runtime.hpp>
 
 #include <boost/asio/awaitable.hpp>
@@ -31,7 +33,10 @@ inline namespace v1 {
 /** What a run does. JSON-serialisable (stored in the run). */
 struct SessionConfig {
   std::filesystem::path paper;   ///< input paper (JSON, Markdown, text, PDF); empty: skip phase 1
-  std::string instructions;      ///< what to implement when there is no paper
+  std::string instructions;      ///< what to implement when there is no paper (added to the idea's otherwise)
+  /** An idea to implement (the JSON of an `Idea`, e.g. one of `Planner::run`'s): phase 1 is
+   *  skipped and phases 2-3 start from it. Takes precedence over `paper`. */
+  std::string idea;
   std::filesystem::path task;    ///< the task folder (required)
   std::string model;             ///< model spec ("openai:gpt-4o", "scripted:FILE", …)
   std::filesystem::path home;    ///< runs live in home/runs; empty: default_home()
@@ -51,8 +56,11 @@ struct SessionConfig {
   static SessionConfig from_json(std::string_view json);
 };
 
-/** A typed event: kind is one of phase_started, idea_proposed, ideas_ranked, step, tool_output,
- *  metric, cost, warning, finished; json carries the details. */
+/** A typed event: kind is one of phase_started, analysis, related, idea_proposed, review, refined,
+ *  repair, ideas_ranked, gate_waiting, step, tool_output, metric, cost, warning, finished; json
+ *  carries the details. gate_waiting is {"gate": after_ideas|before_execution|after_step|on_help,
+ *  "answer_as": choose_idea|approve_execution|after_step|help, "question": …} (the question is what
+ *  a gate handler of the C ABI receives). */
 struct Event {
   std::string kind;
   std::string json;
@@ -91,6 +99,14 @@ class Session {
   void set_feedback(std::shared_ptr<FeedbackHandler> handler);
   /** Receives events as they happen (also stored in the run). */
   void on_event(std::function<void(const Event&)> cb);
+  /** Gives the agent one more tool (plugins). Tools are not stored in the run: give them again
+   *  before resuming. A tool named like a built-in one replaces it. */
+  void add_tool(std::shared_ptr<Tool> tool);
+  /** Uses `retriever` for related work and the agent's retrieve_* tools, instead of (or, with
+   *  a config `index`, in place of) the local index. */
+  void set_retriever(std::shared_ptr<Retriever> retriever);
+  /** Runs the task's scripts with `executor` instead of the sandboxed `LocalExecutor`. */
+  void set_executor(std::shared_ptr<Executor> executor);
 
   /** Runs — or resumes — to the end, writes result.json and the reports, and returns the outcome. */
   boost::asio::awaitable<RunSummary> run();

@@ -16,6 +16,7 @@
 
 #include <boost/json.hpp>
 
+#include <algorithm>
 #include <csignal>
 #include <deque>
 #include <map>
@@ -40,6 +41,7 @@ std::string SessionConfig::to_json() const {
                  {"ideas", ideas},                {"refine_rounds", refine_rounds}, {"budget_tokens", budget_tokens},
                  {"budget_usd", budget_usd},      {"protocol", protocol == AgentProtocol::text ? "text" : "tools"},
                  {"index", index.string()},       {"gates", gates},                 {"gate_timeout_s", gate_timeout.count()}};
+  if (!idea.empty()) o["idea"] = json::parse(idea);
   return json::serialize(o);
 }
 
@@ -69,6 +71,23 @@ SessionConfig SessionConfig::from_json(std::string_view text) {
   c.index = str("index");
   c.gates = static_cast<unsigned>(num("gates", 0));
   c.gate_timeout = std::chrono::seconds(static_cast<long>(num("gate_timeout_s", 600)));
+  if (auto* i = o.if_contains("idea"); i && !i->is_null()) {
+    if (!i->is_object()) throw Error(errc::parse, "session config: \"idea\" must be an Idea object");
+    c.idea = json::serialize(*i);
+    idea_from_json(c.idea, "session config field \"idea\"");  // names what is wrong, now
+  }
+  static const char* known[] = {"paper", "instructions", "task", "model", "home", "max_steps", "ideas", "refine_rounds",
+                                "budget_tokens", "budget_usd", "protocol", "index", "gates", "gate_timeout_s", "idea"};
+  for (auto& kv : o) {
+    if (std::find_if(std::begin(known), std::end(known), [&](const char* k) { return kv.key() == k; }) == std::end(known))
+      throw Error(errc::parse, "session config: unknown field \"" + std::string(kv.key()) + "\"");
+  }
+  for (const char* k : {"paper", "instructions", "task", "model", "home", "protocol", "index"})
+    if (o.contains(k) && !o.at(k).is_string()) throw Error(errc::parse, std::string("session config: \"") + k + "\" must be a string");
+  for (const char* k : {"max_steps", "ideas", "refine_rounds", "budget_tokens", "budget_usd", "gates", "gate_timeout_s"})
+    if (o.contains(k) && !o.at(k).is_number()) throw Error(errc::parse, std::string("session config: \"") + k + "\" must be a number");
+  if (o.contains("protocol") && c.protocol == AgentProtocol::tools && str("protocol") != "tools")
+    throw Error(errc::parse, "session config: \"protocol\" must be \"tools\" or \"text\", not \"" + str("protocol") + "\"");
   return c;
 }
 
@@ -165,31 +184,35 @@ RunSummary summary_from(const detail::RunStore& store, const std::string& id, co
   return s;
 }
 
-// Announces every gate as a "gate_waiting" event before the host's handler is asked.
+// Announces every gate as a "gate_waiting" event, with its question, before the host's handler
+// is asked.
 class AnnouncingFeedback final : public FeedbackHandler {
  public:
-  AnnouncingFeedback(std::shared_ptr<FeedbackHandler> inner, std::function<void(const std::string&)> announce)
+  using Announce = std::function<void(const char* gate, const char* answer_as, json::value question)>;
+  AnnouncingFeedback(std::shared_ptr<FeedbackHandler> inner, Announce announce)
       : inner_(std::move(inner)), announce_(std::move(announce)) {}
   std::optional<std::size_t> choose_idea(const std::vector<Idea>& ideas, std::string& extra) override {
-    announce_("after_ideas");
+    json::array q;
+    for (auto& i : ideas) q.push_back(json::parse(to_json(i)));
+    announce_("after_ideas", "choose_idea", std::move(q));
     return inner_->choose_idea(ideas, extra);
   }
   std::optional<bool> approve_execution(const std::string& command) override {
-    announce_("before_execution");
+    announce_("before_execution", "approve_execution", json::object{{"command", command}});
     return inner_->approve_execution(command);
   }
   std::string after_step(const AgentStep& step) override {
-    announce_("after_step");
+    announce_("after_step", "after_step", json::parse(to_json(step)));
     return inner_->after_step(step);
   }
   std::optional<std::string> help(const std::string& question) override {
-    announce_("on_help");
+    announce_("on_help", "help", json::object{{"question", question}});
     return inner_->help(question);
   }
 
  private:
   std::shared_ptr<FeedbackHandler> inner_;
-  std::function<void(const std::string&)> announce_;
+  Announce announce_;
 };
 
 std::string new_run_id() {
@@ -220,6 +243,9 @@ struct Session::Impl {
   fs::path folder;
   std::unique_ptr<detail::RunStore> store;
   ModelPtr model_override;
+  std::shared_ptr<Retriever> retriever_override;
+  std::shared_ptr<Executor> executor_override;
+  std::vector<std::shared_ptr<Tool>> tools;
   std::shared_ptr<FeedbackHandler> feedback;
   std::function<void(const Event&)> emit;
   std::string phase = "setup";
@@ -228,6 +254,11 @@ struct Session::Impl {
   void event(const std::string& kind, const std::string& js) {
     store->add_event(kind, js);
     if (emit) emit({kind, js});
+  }
+  std::shared_ptr<FeedbackHandler> announcing() {
+    return std::make_shared<AnnouncingFeedback>(feedback, [this](const char* gate, const char* answer_as, json::value q) {
+      event("gate_waiting", json::serialize(json::object{{"gate", gate}, {"answer_as", answer_as}, {"question", std::move(q)}}));
+    });
   }
 };
 
@@ -240,16 +271,22 @@ const SessionConfig& Session::config() const noexcept { return impl_->cfg; }
 void Session::set_model(ModelPtr m) { impl_->model_override = std::move(m); }
 void Session::set_feedback(std::shared_ptr<FeedbackHandler> h) { impl_->feedback = std::move(h); }
 void Session::on_event(std::function<void(const Event&)> cb) { impl_->emit = std::move(cb); }
+void Session::add_tool(std::shared_ptr<Tool> tool) {
+  if (!tool) throw Error(errc::invalid_argument, "session: add_tool: no tool");
+  impl_->tools.push_back(std::move(tool));
+}
+void Session::set_retriever(std::shared_ptr<Retriever> r) { impl_->retriever_override = std::move(r); }
+void Session::set_executor(std::shared_ptr<Executor> e) { impl_->executor_override = std::move(e); }
 
 Session Session::create(Runtime& rt, SessionConfig cfg) {
   if (cfg.task.empty()) throw Error(errc::invalid_argument, "session: no task folder given");
-  if (cfg.paper.empty() && cfg.instructions.empty())
-    throw Error(errc::invalid_argument, "session: give a paper (for phase 1) or instructions for the agent");
+  if (cfg.paper.empty() && cfg.instructions.empty() && cfg.idea.empty())
+    throw Error(errc::invalid_argument, "session: give a paper (for phase 1), an idea or instructions for the agent");
   if (cfg.home.empty()) cfg.home = default_home();
   cfg.task = fs::absolute(cfg.task);
   if (!cfg.paper.empty()) cfg.paper = fs::absolute(cfg.paper);
   Task::load(cfg.task);  // fail now, naming the problem, not halfway through a run
-  if (!cfg.paper.empty()) Paper::load(cfg.paper);
+  if (!cfg.paper.empty() && cfg.idea.empty()) Paper::load(cfg.paper);
   if (!cfg.index.empty()) {
     cfg.index = fs::absolute(cfg.index);
     LocalRetriever check(cfg.index);  // an unreadable index is an input error, found now
@@ -319,8 +356,8 @@ asio::awaitable<RunSummary> Session::run() {
   Budget budget{I.cfg.budget_tokens, I.cfg.budget_usd};
   ModelPtr model = with_accounting(journal, ledger, PriceTable::defaults(), budget);
 
-  std::shared_ptr<LocalRetriever> retriever;
-  if (!I.cfg.index.empty()) retriever = std::make_shared<LocalRetriever>(I.cfg.index);
+  std::shared_ptr<Retriever> retriever = I.retriever_override;
+  if (!retriever && !I.cfg.index.empty()) retriever = std::make_shared<LocalRetriever>(I.cfg.index);
   GateOptions gates{I.cfg.gates, I.cfg.gate_timeout, true};
 
   RunSummary sum;
@@ -331,7 +368,14 @@ asio::awaitable<RunSummary> Session::run() {
   try {
     // Phase 1: ideas.
     std::string instructions = I.cfg.instructions;
-    if (!I.cfg.paper.empty()) {
+    if (!I.cfg.idea.empty()) {
+      Idea given = idea_from_json(I.cfg.idea, "session config field \"idea\"");
+      instructions = instructions_from(given) + (I.cfg.instructions.empty() ? "" : "\n" + I.cfg.instructions);
+      if (!store.get("chosen_idea")) {
+        store.set("chosen_idea", to_json(given));
+        store.set("chosen_instructions", instructions);
+      }
+    } else if (!I.cfg.paper.empty()) {
       if (auto chosen = store.get("chosen_instructions")) {
         instructions = *chosen;
       } else {
@@ -385,9 +429,7 @@ asio::awaitable<RunSummary> Session::run() {
         std::size_t pick = 0;
         std::string extra;
         if (I.feedback && (gates.gates & gate_after_ideas)) {
-          auto h = std::make_shared<AnnouncingFeedback>(I.feedback, [&I](const std::string& g) {
-            I.event("gate_waiting", json::serialize(json::object{{"gate", g}}));
-          });
+          auto h = I.announcing();
           auto ideas_copy = result.ideas;
           auto extra_box = std::make_shared<std::string>();
           auto answer = answer_within<std::size_t>(gates.timeout, [h, ideas_copy, extra_box] { return h->choose_idea(ideas_copy, *extra_box); });
@@ -405,8 +447,9 @@ asio::awaitable<RunSummary> Session::run() {
     // Phases 2-3: implement and execute in the task workspace.
     I.phase = "experiment";
     I.event("phase_started", R"({"phase":"experiment"})");
-    LocalExecutor exec(I.rt.executor());
-    TaskHarness harness(task, exec, I.folder / "task-state");
+    std::shared_ptr<Executor> exec = I.executor_override;
+    if (!exec) exec = std::make_shared<LocalExecutor>(I.rt.executor());
+    TaskHarness harness(task, *exec, I.folder / "task-state");
     fs::path ws_dir = I.folder / "workspace";
     if (!fs::exists(ws_dir)) {
       co_await harness.prepare();
@@ -431,15 +474,14 @@ asio::awaitable<RunSummary> Session::run() {
     ao.protocol = I.cfg.protocol;
     Agent agent(model, ws, harness, ao);
     if (I.feedback)
-      agent.set_feedback(std::make_shared<AnnouncingFeedback>(
-                             I.feedback, [&I](const std::string& g) { I.event("gate_waiting", json::serialize(json::object{{"gate", g}})); }),
-                         gates);
+      agent.set_feedback(I.announcing(), gates);
     // Script output as it comes, as events (not stored: the logs and steps keep it).
     agent.on_output([&I](int stream, std::string_view chunk) {
       if (I.emit) I.emit({"tool_output", json::serialize(json::object{{"stream", stream}, {"text", std::string(chunk)}})});
     });
     if (retriever)
       for (auto c : retriever->corpora()) agent.add_tool(detail::retrieval_tool(retriever, c));
+    for (auto& t : I.tools) agent.add_tool(t);
     agent.on_step([&](const AgentStep& st) {
       store.add_step(st.index, st.turn, to_json(st));
       I.event("step", to_json(st));

@@ -7,6 +7,8 @@
 #include <mlrcopilot/scripted.hpp>
 #include <mlrcopilot/session.hpp>
 
+#include <boost/json.hpp>
+
 using namespace std::chrono_literals;
 using namespace mlrc;
 using namespace mlrc::test;
@@ -248,7 +250,7 @@ TEST_CASE("Agent: feedback gates — after-step feedback, execution approval, he
   CHECK(q.steps[0].observation.find("No answer came in time") != std::string::npos);
 }
 
-TEST_CASE("Session: three phases through the library, events, reports; a failing baseline is reported", "[session]") {
+TEST_CASE("Session: three phases through the library, events, reports, and a failing baseline reported", "[session]") {
   TempDir dir;
   fs::path src = MLRC_SOURCE_DIR;
   fs::copy(src / "examples/tasks/digits-mlab", dir.path / "task", fs::copy_options::recursive);
@@ -291,11 +293,15 @@ TEST_CASE("Session: three phases through the library, events, reports; a failing
   gated.set_feedback(std::make_shared<Quiet>());
   std::map<std::string, int> gates_seen;
   gated.on_event([&](const Event& e) {
-    if (e.kind == "gate_waiting") gates_seen[e.json]++;
+    if (e.kind != "gate_waiting") return;
+    auto o = boost::json::parse(e.json).as_object();
+    gates_seen[std::string(o.at("gate").as_string()) + "/" + std::string(o.at("answer_as").as_string())]++;
+    if (o.at("gate") == "after_ideas") CHECK(o.at("question").as_array().size() == 2);  // the ideas to choose from
+    if (o.at("gate") == "after_step") CHECK(o.at("question").as_object().contains("tool"));
   });
   CHECK(rt.run(gated.run()).success);
-  CHECK(gates_seen[R"({"gate":"after_ideas"})"] == 1);
-  CHECK(gates_seen[R"({"gate":"after_step"})"] == 8);
+  CHECK(gates_seen["after_ideas/choose_idea"] == 1);
+  CHECK(gates_seen["after_step/after_step"] == 8);
   cfg.gates = 0;
 
   // A task whose baseline fails: the run ends "failed" with the reason, and a report.

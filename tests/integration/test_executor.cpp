@@ -307,7 +307,7 @@ TEST_CASE("Executor confines writes to the workspace and its temp dir", "[execut
   CHECK(read_file((ws.path / "inside.txt").string()) == "ok");
 }
 
-TEST_CASE("Executor jobs can be cancelled; the tree dies", "[executor]") {
+TEST_CASE("Executor jobs can be cancelled and the tree dies", "[executor]") {
   TempDir ws;
   Runtime rt({.threads = 2});
   LocalExecutor ex(rt.executor());
