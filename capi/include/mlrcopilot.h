@@ -94,7 +94,8 @@ MLRC_API void mlrc_runtime_free(mlrc_runtime *rt);
  * A host extends the library with C vtables. The library copies the vtable (and its strings) when
  * it is registered, calls its functions on library worker threads (never on the thread that
  * registered it, possibly on several threads at once for one plugin — guard shared state), and
- * calls release(payload) exactly once when it no longer needs the plugin (release may be NULL).
+ * calls release(payload) exactly once when it no longer needs the plugin (release may be NULL;
+ * a registration that fails never calls it).
  * Functions return 0 on success; any other value is a failure (fill the out buffer with
  * mlrc_buf_set to say why). A plugin call cannot be interrupted: cancellation takes effect when it
  * returns. Version: set `version` to MLRC_PLUGIN_VERSION. */

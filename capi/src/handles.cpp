@@ -229,23 +229,25 @@ std::vector<mlrc::Hit> hits_from_json(const std::string& plugin, const std::stri
 
 class RetrieverPlugin final : public mlrc::Retriever {
  public:
-  RetrieverPlugin(const mlrc_retriever_i& vt, void* payload)
-      : ref_(payload, vt.release), search_(vt.search), name_(str_or(vt.name, "plugin")) {
-    std::string list = str_or(vt.corpora);
-    if (list.empty()) {
-      corpora_ = {mlrc::Corpus::papers, mlrc::Corpus::code, mlrc::Corpus::models, mlrc::Corpus::datasets};
-    } else {
-      std::size_t pos = 0;
-      while (pos <= list.size()) {
-        auto comma = list.find(',', pos);
-        std::string item = list.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
-        item.erase(0, item.find_first_not_of(' '));
-        item.erase(item.find_last_not_of(' ') + 1);
-        if (!item.empty()) corpora_.push_back(mlrc::parse_corpus(item));
-        if (comma == std::string::npos) break;
-        pos = comma + 1;
-      }
+  RetrieverPlugin(const mlrc_retriever_i& vt, void* payload, std::vector<mlrc::Corpus> corpora)
+      : ref_(payload, vt.release), search_(vt.search), name_(str_or(vt.name, "plugin")), corpora_(std::move(corpora)) {}
+  // Parses the vtable's comma list of corpora (NULL or "": all four).
+  static std::vector<mlrc::Corpus> parse_corpora(const char* text) {
+    std::string list = str_or(text);
+    if (list.find_first_not_of(" ,") == std::string::npos)
+      return {mlrc::Corpus::papers, mlrc::Corpus::code, mlrc::Corpus::models, mlrc::Corpus::datasets};
+    std::vector<mlrc::Corpus> out;
+    std::size_t pos = 0;
+    while (true) {
+      auto comma = list.find(',', pos);
+      std::string item = list.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+      item.erase(0, item.find_first_not_of(' '));
+      item.erase(item.find_last_not_of(' ') + 1);
+      if (!item.empty()) out.push_back(mlrc::parse_corpus(item));
+      if (comma == std::string::npos) break;
+      pos = comma + 1;
     }
+    return out;
   }
   asio::awaitable<std::vector<mlrc::Hit>> search(mlrc::Query q) override {
     if (q.text.find_first_not_of(" \t\r\n") == std::string::npos) throw mlrc::Error(mlrc::errc::invalid_argument, "empty query");
@@ -514,11 +516,13 @@ MLRC_API int mlrc_retriever_from_plugin(mlrc_retriever** out, mlrc_runtime* rt, 
     if (!impl) return null_arg("mlrc_retriever_from_plugin", "impl");
     if (int rc = check_version("mlrc_retriever_from_plugin", impl->version)) return rc;
     if (!impl->search) return null_arg("mlrc_retriever_from_plugin", "impl->search");
+    std::vector<mlrc::Corpus> corpora;
     try {
-      *out = new mlrc_retriever{rt->rt, std::make_shared<RetrieverPlugin>(*impl, payload)};
+      corpora = RetrieverPlugin::parse_corpora(impl->corpora);
     } catch (const mlrc::Error& e) {
       return set_error(MLRC_EINVALID, std::string("mlrc_retriever_from_plugin: corpora: ") + e.what());
     }
+    *out = new mlrc_retriever{rt->rt, std::make_shared<RetrieverPlugin>(*impl, payload, std::move(corpora))};
     return MLRC_OK;
   });
 }

@@ -48,6 +48,48 @@ mlrc_gate_cb = CFUNCTYPE(c_int, c_char_p, c_char_p, POINTER(mlrc_buf), c_void_p)
 mlrc_runtime_p = c_void_p
 mlrc_session_p = c_void_p
 mlrc_run_p = c_void_p
+mlrc_model_p = c_void_p
+mlrc_retriever_p = c_void_p
+mlrc_task_p = c_void_p
+mlrc_planner_p = c_void_p
+
+# #define MLRC_PLUGIN_VERSION 1
+MLRC_PLUGIN_VERSION = 1
+# #define MLRC_GATE_LATER 1
+MLRC_GATE_LATER = 1
+
+# int (*fn)(void *payload, const char *input_json, mlrc_buf *out): every plugin entry point.
+mlrc_plugin_fn = CFUNCTYPE(c_int, c_void_p, c_char_p, POINTER(mlrc_buf))
+# void (*release)(void *payload);
+mlrc_release_fn = CFUNCTYPE(None, c_void_p)
+
+
+# typedef struct mlrc_tool_i { unsigned version; const char *name; const char *description;
+#   const char *parameters_json; int (*call)(...); void (*release)(void *); } mlrc_tool_i;
+class mlrc_tool_i(Structure):
+    _fields_ = [("version", c_uint), ("name", c_char_p), ("description", c_char_p),
+                ("parameters_json", c_char_p), ("call", mlrc_plugin_fn), ("release", mlrc_release_fn)]
+
+
+# typedef struct mlrc_model_i { unsigned version; const char *name; int (*chat)(...);
+#   void (*release)(void *); } mlrc_model_i;
+class mlrc_model_i(Structure):
+    _fields_ = [("version", c_uint), ("name", c_char_p), ("chat", mlrc_plugin_fn),
+                ("release", mlrc_release_fn)]
+
+
+# typedef struct mlrc_retriever_i { unsigned version; const char *name; const char *corpora;
+#   int (*search)(...); void (*release)(void *); } mlrc_retriever_i;
+class mlrc_retriever_i(Structure):
+    _fields_ = [("version", c_uint), ("name", c_char_p), ("corpora", c_char_p),
+                ("search", mlrc_plugin_fn), ("release", mlrc_release_fn)]
+
+
+# typedef struct mlrc_executor_i { unsigned version; const char *name; int (*run)(...);
+#   void (*release)(void *); } mlrc_executor_i;
+class mlrc_executor_i(Structure):
+    _fields_ = [("version", c_uint), ("name", c_char_p), ("run", mlrc_plugin_fn),
+                ("release", mlrc_release_fn)]
 
 
 def _candidates() -> List[Path]:
@@ -145,6 +187,73 @@ mlrc_run_wait = _decl("mlrc_run_wait", c_int, mlrc_run_p, POINTER(mlrc_buf))
 mlrc_run_cancel = _decl("mlrc_run_cancel", c_int, mlrc_run_p)
 # void mlrc_run_free(mlrc_run *run);
 mlrc_run_free = _decl("mlrc_run_free", None, mlrc_run_p)
+# int mlrc_run_answer_gate(mlrc_run *run, const char *gate, const char *answer_json);
+mlrc_run_answer_gate = _decl("mlrc_run_answer_gate", c_int, mlrc_run_p, c_char_p, c_char_p)
+
+# int mlrc_session_create_from_idea(mlrc_session **out, mlrc_runtime *rt, const mlrc_task *task,
+#                                   const char *idea_json, const char *config_json);
+mlrc_session_create_from_idea = _decl("mlrc_session_create_from_idea", c_int,
+                                      POINTER(mlrc_session_p), mlrc_runtime_p, mlrc_task_p,
+                                      c_char_p, c_char_p)
+# int mlrc_session_set_model(mlrc_session *s, mlrc_model *m);
+mlrc_session_set_model = _decl("mlrc_session_set_model", c_int, mlrc_session_p, mlrc_model_p)
+# int mlrc_session_set_retriever(mlrc_session *s, mlrc_retriever *r);
+mlrc_session_set_retriever = _decl("mlrc_session_set_retriever", c_int, mlrc_session_p,
+                                   mlrc_retriever_p)
+# int mlrc_session_add_tool(mlrc_session *s, const mlrc_tool_i *tool, void *payload);
+mlrc_session_add_tool = _decl("mlrc_session_add_tool", c_int, mlrc_session_p,
+                              POINTER(mlrc_tool_i), c_void_p)
+# int mlrc_session_set_executor(mlrc_session *s, const mlrc_executor_i *executor, void *payload);
+mlrc_session_set_executor = _decl("mlrc_session_set_executor", c_int, mlrc_session_p,
+                                  POINTER(mlrc_executor_i), c_void_p)
+
+# int mlrc_model_new(mlrc_model **out, mlrc_runtime *rt, const char *spec);
+mlrc_model_new = _decl("mlrc_model_new", c_int, POINTER(mlrc_model_p), mlrc_runtime_p, c_char_p)
+# int mlrc_model_from_plugin(mlrc_model **out, mlrc_runtime *rt, const mlrc_model_i *impl, void *payload);
+mlrc_model_from_plugin = _decl("mlrc_model_from_plugin", c_int, POINTER(mlrc_model_p),
+                               mlrc_runtime_p, POINTER(mlrc_model_i), c_void_p)
+# int mlrc_model_chat(mlrc_model *m, const char *request_json, mlrc_buf *response_json);
+mlrc_model_chat = _decl("mlrc_model_chat", c_int, mlrc_model_p, c_char_p, POINTER(mlrc_buf))
+# int mlrc_model_describe(const mlrc_model *m, mlrc_buf *out);
+mlrc_model_describe = _decl("mlrc_model_describe", c_int, mlrc_model_p, POINTER(mlrc_buf))
+# void mlrc_model_free(mlrc_model *m);
+mlrc_model_free = _decl("mlrc_model_free", None, mlrc_model_p)
+
+# int mlrc_retriever_open_local(mlrc_retriever **out, mlrc_runtime *rt, const char *path);
+mlrc_retriever_open_local = _decl("mlrc_retriever_open_local", c_int, POINTER(mlrc_retriever_p),
+                                  mlrc_runtime_p, c_char_p)
+# int mlrc_retriever_from_plugin(mlrc_retriever **out, mlrc_runtime *rt, const mlrc_retriever_i *impl, void *payload);
+mlrc_retriever_from_plugin = _decl("mlrc_retriever_from_plugin", c_int, POINTER(mlrc_retriever_p),
+                                   mlrc_runtime_p, POINTER(mlrc_retriever_i), c_void_p)
+# int mlrc_retriever_search(mlrc_retriever *r, const char *query_json, mlrc_buf *hits_json);
+mlrc_retriever_search = _decl("mlrc_retriever_search", c_int, mlrc_retriever_p, c_char_p,
+                              POINTER(mlrc_buf))
+# void mlrc_retriever_free(mlrc_retriever *r);
+mlrc_retriever_free = _decl("mlrc_retriever_free", None, mlrc_retriever_p)
+
+# int mlrc_task_load(mlrc_task **out, const char *folder);
+mlrc_task_load = _decl("mlrc_task_load", c_int, POINTER(mlrc_task_p), c_char_p)
+# int mlrc_task_info(const mlrc_task *t, mlrc_buf *out);
+mlrc_task_info = _decl("mlrc_task_info", c_int, mlrc_task_p, POINTER(mlrc_buf))
+# int mlrc_task_baseline(mlrc_task *t, mlrc_runtime *rt, const char *state_dir, mlrc_buf *evaluation_json);
+mlrc_task_baseline = _decl("mlrc_task_baseline", c_int, mlrc_task_p, mlrc_runtime_p, c_char_p,
+                           POINTER(mlrc_buf))
+# void mlrc_task_free(mlrc_task *t);
+mlrc_task_free = _decl("mlrc_task_free", None, mlrc_task_p)
+
+# int mlrc_planner_new(mlrc_planner **out, mlrc_model *model, mlrc_retriever *retriever, const char *options_json);
+mlrc_planner_new = _decl("mlrc_planner_new", c_int, POINTER(mlrc_planner_p), mlrc_model_p,
+                         mlrc_retriever_p, c_char_p)
+# int mlrc_planner_on_event(mlrc_planner *p, mlrc_event_cb cb, void *payload);
+mlrc_planner_on_event = _decl("mlrc_planner_on_event", c_int, mlrc_planner_p, mlrc_event_cb,
+                              c_void_p)
+# int mlrc_planner_run(mlrc_planner *p, const char *paper, mlrc_buf *result_json);
+mlrc_planner_run = _decl("mlrc_planner_run", c_int, mlrc_planner_p, c_char_p, POINTER(mlrc_buf))
+# int mlrc_planner_start(mlrc_run **out, mlrc_planner *p, const char *paper);
+mlrc_planner_start = _decl("mlrc_planner_start", c_int, POINTER(mlrc_run_p), mlrc_planner_p,
+                           c_char_p)
+# void mlrc_planner_free(mlrc_planner *p);
+mlrc_planner_free = _decl("mlrc_planner_free", None, mlrc_planner_p)
 
 
 def _check_version() -> None:

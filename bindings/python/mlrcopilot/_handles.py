@@ -159,3 +159,46 @@ class RunHandle(Handle):
         out = _capi.mlrc_run_p()
         check(_capi.mlrc_session_start(ctypes.byref(out), session.ptr))
         return cls(out.value)
+
+
+class ModelHandle(Handle):
+    _kind = "Model"
+
+    @staticmethod
+    def _free(ptr: int) -> None:
+        _capi.mlrc_model_free(ptr)
+
+
+class RetrieverHandle(Handle):
+    _kind = "Retriever"
+
+    @staticmethod
+    def _free(ptr: int) -> None:
+        _capi.mlrc_retriever_free(ptr)
+
+
+class TaskHandle(Handle):
+    _kind = "Task"
+
+    @staticmethod
+    def _free(ptr: int) -> None:
+        _capi.mlrc_task_free(ptr)
+
+
+class PlannerHandle(Handle):
+    _kind = "Planner"
+
+    def __init__(self, ptr: int) -> None:
+        super().__init__(ptr)
+        self.keepalive: list = []
+
+    @staticmethod
+    def _free(ptr: int) -> None:
+        _capi.mlrc_planner_free(ptr)
+
+
+def new_handle(cls, fn, *args):
+    """Calls fn(&out, *args) and wraps the result in cls (raising the typed error on failure)."""
+    out = ctypes.c_void_p()
+    check(fn(ctypes.byref(out), *args))
+    return cls(out.value)

@@ -15,7 +15,7 @@ from .errors import EDONE, ETIMEOUT, EUSER, MlrcError
 
 CONFIG_KEYS = ("paper", "instructions", "task", "model", "home", "max_steps", "ideas",
                "refine_rounds", "budget_tokens", "budget_usd", "protocol", "index", "gates",
-               "gate_timeout_s")
+               "gate_timeout_s", "idea")
 
 GATE_CHOOSE_IDEA = 1
 GATE_APPROVE_EXECUTION = 2
@@ -75,30 +75,100 @@ class Runtime:
         self.close()
 
 
-class Session:
-    """A run persisted under home/runs/<id>/. Use Session.create or Session.open."""
+class _CallbackOwner:
+    """What Session and Planner share: callbacks whose exceptions become the run's error."""
 
-    def __init__(self, handle: SessionHandle) -> None:
-        self._h = handle
-        self._id: Optional[str] = None
+    _h: Any
+
+    def __init__(self) -> None:
         self._cb_lock = threading.Lock()
         self._cb_error: Optional[BaseException] = None
         self._event_fn: Optional[Callable[[Event], Any]] = None
+
+    def _record(self, exc: BaseException) -> None:
+        with self._cb_lock:
+            if self._cb_error is None:
+                self._cb_error = exc
+
+    def _set_event_cb(self, c_setter, fn: Optional[Callable[[Event], Any]]) -> None:
+        if fn is None:
+            check(c_setter(self._h.ptr, _capi.mlrc_event_cb(), None))
+            self._event_fn = None
+            return
+
+        def thunk(ev_p, _payload) -> int:
+            try:
+                ev = ev_p.contents
+                fn(Event((ev.kind or b"").decode(), _loads((ev.json or b"").decode("utf-8", "replace"))))
+                return 0
+            except BaseException as exc:  # noqa: BLE001 - never let it cross into C
+                self._record(exc)
+                return 1
+
+        cb = _capi.mlrc_event_cb(thunk)
+        self._h.keepalive.append(cb)
+        check(c_setter(self._h.ptr, cb, None))
+        self._event_fn = fn
+
+    def _outcome(self, rc: int, buf: Buf) -> Dict[str, Any]:
+        result = _loads(buf.take()) if rc == 0 or buf.raw.ptr else None
+        if rc == 0:
+            return result or {}
+        err = last_error(rc, result)
+        with self._cb_lock:
+            cause, self._cb_error = self._cb_error, None
+        if rc == EUSER and cause is not None:
+            err.message = f"{err.message}: callback raised {type(cause).__name__}: {cause}"
+            err.args = (err.message,)
+            raise err from cause
+        raise err
+
+
+def _config_json(config: Optional[Dict[str, Any]], kwargs: Dict[str, Any]) -> str:
+    cfg = dict(config or {})
+    cfg.update(kwargs)
+    unknown = sorted(set(cfg) - set(CONFIG_KEYS))
+    if unknown:
+        raise TypeError(f"unknown session config key(s): {', '.join(unknown)}; "
+                        f"expected some of {', '.join(CONFIG_KEYS)}")
+    cfg = {k: (os.fspath(v) if isinstance(v, os.PathLike) else v)
+           for k, v in cfg.items() if v is not None}
+    return json.dumps(cfg)
+
+
+class Session(_CallbackOwner):
+    """A run persisted under home/runs/<id>/. Use Session.create, Session.from_idea or Session.open.
+
+    One run at a time per session: starting it again while it runs raises InvalidArgument.
+    Setters (set_model, add_tool, ...) must be called before run()/start()."""
+
+    def __init__(self, handle: SessionHandle) -> None:
+        super().__init__()
+        self._h = handle
+        self._id: Optional[str] = None
         self._gate_fn: Optional[Callable[[str, Any], Any]] = None
 
     # ---- construction ----------------------------------------------------------------------
     @classmethod
     def create(cls, runtime: Runtime, config: Optional[Dict[str, Any]] = None,
                **kwargs: Any) -> "Session":
-        cfg = dict(config or {})
-        cfg.update(kwargs)
-        unknown = sorted(set(cfg) - set(CONFIG_KEYS))
-        if unknown:
-            raise TypeError(f"unknown session config key(s): {', '.join(unknown)}; "
-                            f"expected some of {', '.join(CONFIG_KEYS)}")
-        cfg = {k: (os.fspath(v) if isinstance(v, os.PathLike) else v)
-               for k, v in cfg.items() if v is not None}
-        return cls(SessionHandle.create(runtime._h, json.dumps(cfg)))
+        """All three phases (give ``paper``), or the agent alone (``instructions`` or ``idea``)."""
+        return cls(SessionHandle.create(runtime._h, _config_json(config, kwargs)))
+
+    @classmethod
+    def from_idea(cls, runtime: Runtime, task: Any, idea: Dict[str, Any],
+                  config: Optional[Dict[str, Any]] = None, **kwargs: Any) -> "Session":
+        """Phases 2-3 only: implements and executes ``idea`` (one of Planner.run's ideas) on
+        ``task`` (a Task). Further SessionConfig fields as keyword arguments."""
+        if not isinstance(idea, dict):
+            raise TypeError("idea must be a dict (an idea from Planner.run)")
+        for k in ("task", "idea", "paper"):
+            if k in kwargs or (config and k in config):
+                raise TypeError(f"from_idea: '{k}' is an argument, not a config key")
+        from ._handles import new_handle
+        return cls(new_handle(SessionHandle, _capi.mlrc_session_create_from_idea, runtime._h.ptr,
+                              task._h.ptr, json.dumps(idea).encode("utf-8"),
+                              _config_json(config, kwargs).encode("utf-8")))
 
     @classmethod
     def open(cls, runtime: Runtime, home: Optional[os.PathLike | str], run_id: str) -> "Session":
@@ -127,38 +197,45 @@ class Session:
             self._id = buf.take()
         return self._id
 
-    # ---- callbacks -------------------------------------------------------------------------
-    def _record(self, exc: BaseException) -> None:
-        with self._cb_lock:
-            if self._cb_error is None:
-                self._cb_error = exc
+    # ---- plugins ---------------------------------------------------------------------------
+    def set_model(self, model: Any) -> None:
+        """Uses a Model (or any object with chat(request), wrapped as a plugin) for this run."""
+        from .components import Model
+        if not isinstance(model, Model):
+            model = Model.from_python(model)
+        check(_capi.mlrc_session_set_model(self._h.ptr, model._h.ptr))
 
+    def set_retriever(self, retriever: Any) -> None:
+        """Uses a Retriever (or any object with search(query)) for related work and retrieve_*."""
+        from .components import Retriever
+        if not isinstance(retriever, Retriever):
+            retriever = Retriever.from_python(retriever)
+        check(_capi.mlrc_session_set_retriever(self._h.ptr, retriever._h.ptr))
+
+    def add_tool(self, tool: Any) -> None:
+        """Gives the agent a tool written in Python (see plugins.Tool)."""
+        from . import plugins
+        plugins.register(plugins.tool_vtable, tool,
+                         lambda vt, token: _capi.mlrc_session_add_tool(self._h.ptr, vt, token))
+
+    def set_executor(self, executor: Any) -> None:
+        """Runs the task's scripts with a Python executor (see plugins.ExecutorPlugin)."""
+        from . import plugins
+        plugins.register(plugins.executor_vtable, executor,
+                         lambda vt, token: _capi.mlrc_session_set_executor(self._h.ptr, vt, token))
+
+    # ---- callbacks -------------------------------------------------------------------------
     def on_event(self, fn: Optional[Callable[[Event], Any]]) -> None:
         """Calls fn(Event) on library threads for every event; None removes it. If fn raises, the
         run is cancelled and ends with UserError (the exception is its __cause__)."""
-        if fn is None:
-            check(_capi.mlrc_session_on_event(self._h.ptr, _capi.mlrc_event_cb(), None))
-            self._event_fn = None
-            return
-
-        def thunk(ev_p, _payload) -> int:
-            try:
-                ev = ev_p.contents
-                fn(Event((ev.kind or b"").decode(), _loads((ev.json or b"").decode("utf-8", "replace"))))
-                return 0
-            except BaseException as exc:  # noqa: BLE001 - never let it cross into C
-                self._record(exc)
-                return 1
-
-        cb = _capi.mlrc_event_cb(thunk)
-        self._h.keepalive.append(cb)
-        check(_capi.mlrc_session_on_event(self._h.ptr, cb, None))
-        self._event_fn = fn
+        self._set_event_cb(_capi.mlrc_session_on_event, fn)
 
     def set_gate_handler(self, fn: Optional[Callable[[str, Any], Optional[Dict[str, Any]]]]) -> None:
-        """fn(gate, question) -> dict answer or None (the default), on library threads, one at a
-        time. Gates: choose_idea, approve_execution, after_step, help (enable with config
-        "gates"). If fn raises, the run is cancelled and ends with UserError."""
+        """fn(gate, question) -> dict answer, None (the default) or LATER (answer later with
+        Run.answer_gate), on library threads, one at a time. Gates: choose_idea,
+        approve_execution, after_step, help (enable with config "gates"). If fn raises, the run
+        is cancelled and ends with UserError. Without a handler, an asynchronous run waits for
+        Run.answer_gate at each gate (up to gate_timeout_s)."""
         if fn is None:
             check(_capi.mlrc_session_set_gate_handler(self._h.ptr, _capi.mlrc_gate_cb(), None))
             self._gate_fn = None
@@ -167,6 +244,8 @@ class Session:
         def thunk(gate, question, answer, _payload) -> int:
             try:
                 reply = fn((gate or b"").decode(), _loads((question or b"").decode("utf-8", "replace")))
+                if reply is LATER:
+                    return _capi.MLRC_GATE_LATER
                 if reply is not None:
                     text = reply if isinstance(reply, str) else json.dumps(reply)
                     if _capi.mlrc_buf_set(answer, text.encode("utf-8")) != 0:
@@ -182,19 +261,6 @@ class Session:
         self._gate_fn = fn
 
     # ---- running ---------------------------------------------------------------------------
-    def _outcome(self, rc: int, buf: Buf) -> Dict[str, Any]:
-        result = _loads(buf.take()) if rc == 0 or buf.raw.ptr else None
-        if rc == 0:
-            return result or {}
-        err = last_error(rc, result)
-        with self._cb_lock:
-            cause, self._cb_error = self._cb_error, None
-        if rc == EUSER and cause is not None:
-            err.message = f"{err.message}: callback raised {type(cause).__name__}: {cause}"
-            err.args = (err.message,)
-            raise err from cause
-        raise err
-
     def run(self) -> Dict[str, Any]:
         """Runs (or resumes) to the end, blocking; returns the RunSummary dict."""
         self._cb_error = None
@@ -208,11 +274,21 @@ class Session:
         return Run(self, RunHandle.start(self._h))
 
 
-class Run:
-    """An asynchronous run: iterate events(), then wait(); cancel() from any thread."""
+class _Later:
+    def __repr__(self) -> str:
+        return "LATER"
 
-    def __init__(self, session: Session, handle: RunHandle) -> None:
-        self._session = session  # keeps the session's callbacks referenced
+
+#: Returned by a gate handler to answer later with Run.answer_gate.
+LATER = _Later()
+
+
+class Run:
+    """An asynchronous run (of a Session or a Planner): iterate events(), then wait(); cancel()
+    from any thread. Events are taken by one consumer."""
+
+    def __init__(self, session: _CallbackOwner, handle: RunHandle) -> None:
+        self._session = session  # keeps the owner's callbacks referenced
         self._h = handle
         self._done = False
 
@@ -252,6 +328,15 @@ class Run:
         buf = Buf()
         rc = _capi.mlrc_run_wait(self._h.ptr, buf.ref)
         return self._session._outcome(rc, buf)
+
+    def answer_gate(self, gate: str, answer: Optional[Dict[str, Any]] = None) -> None:
+        """Answers the gate the run waits at (see the gate_waiting event's "answer_as"):
+        choose_idea {"index", "instructions"}, approve_execution {"approve"}, after_step
+        {"feedback"}, help {"answer"}; None takes the default. Raises InvalidArgument for an
+        answer of the wrong shape or when no such gate is waiting."""
+        text = None if answer is None else (answer if isinstance(answer, str) else json.dumps(answer))
+        check(_capi.mlrc_run_answer_gate(self._h.ptr, gate.encode("utf-8"),
+                                         text.encode("utf-8") if text is not None else None))
 
     def cancel(self) -> bool:
         """Requests cancellation. False if the run had already ended."""
