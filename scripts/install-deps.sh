@@ -11,7 +11,8 @@ pkgs=(
   python3 python3-numpy python3-pandas python3-sklearn
 )
 if [[ "${1:-}" == "--test" ]]; then
-  pkgs+=(catch2 python3-pytest)
+  # The notebook test executes examples/notebooks/quickstart.ipynb headless.
+  pkgs+=(catch2 python3-pytest python3-pip python3-setuptools python3-nbclient python3-nbformat python3-ipykernel python3-matplotlib)
 fi
 # ccache speeds rebuilds when present; not required.
 optional=(ccache)
