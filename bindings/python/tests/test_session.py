@@ -140,3 +140,38 @@ def test_unclosed_handles_are_collected(runtime, tmp_path):
     s.on_event(lambda ev: None)
     del s
     gc.collect()
+
+
+def test_version_mismatch_is_a_clear_import_error(monkeypatch):
+    monkeypatch.setattr(m._capi, "MLRC_VERSION_NUMBER", 9999)
+    with pytest.raises(ImportError) as e:
+        m._capi._check_version()
+    text = str(e.value)
+    assert "9999" in text and str(m.version_number()) in text and "MLRC_LIB_PATH" in text
+
+
+def test_one_run_at_a_time_from_several_threads(runtime, tmp_path):
+    with m.Session.create(runtime, **config(tmp_path)) as s:
+        outcomes = []
+        lock = threading.Lock()
+
+        def start():
+            try:
+                r = s.start()
+                with lock:
+                    outcomes.append(r)
+            except m.InvalidArgument as exc:
+                with lock:
+                    outcomes.append(exc)
+
+        threads = [threading.Thread(target=start) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        runs = [o for o in outcomes if isinstance(o, m.Run)]
+        refused = [o for o in outcomes if isinstance(o, m.InvalidArgument)]
+        assert len(runs) == 1 and len(refused) == 3, outcomes
+        assert all("already running" in str(e) for e in refused)
+        assert runs[0].wait()["success"] is True
+        runs[0].close()
