@@ -320,7 +320,7 @@ TEST_CASE_METHOD(Fixture, "workspace: read takes line ranges, caps size, detects
   CHECK_FALSE(ws.read("late-nul.txt").binary);
 }
 
-TEST_CASE_METHOD(Fixture, "workspace: write is atomic and keeps the mode; append", "[workspace]") {
+TEST_CASE_METHOD(Fixture, "workspace: write is atomic and keeps the mode, and append", "[workspace]") {
   WorkspaceOptions o;
   o.max_write_bytes = 10;
   Workspace ws(root, o);
