@@ -57,7 +57,7 @@ struct Hit {
   std::vector<std::string> matched_fields;  ///< indexed fields that contained a query word, e.g. {"title", "abstract"}
 };
 
-/** Searches one or more corpora. Implementations: `LocalRetriever`; online back ends are plugins. */
+/** Searches one or more corpora. Implementations: `LocalRetriever`; the online sources in online.hpp. */
 class Retriever {
  public:
   virtual ~Retriever() = default;
@@ -65,6 +65,7 @@ class Retriever {
    *  query, Error(errc::not_found) when the retriever has no data for `q.corpus`. */
   virtual boost::asio::awaitable<std::vector<Hit>> search(Query q) = 0;
   virtual std::string name() const = 0;
+  virtual std::vector<Corpus> corpora() const { return {Corpus::papers, Corpus::code, Corpus::models, Corpus::datasets}; }
 };
 
 /** Figures about a local index. */
@@ -174,7 +175,7 @@ class LocalRetriever final : public Retriever {
   /** Re-reads the manifests, picking up segments added since opening. */
   void refresh();
   /** The corpora this retriever holds. */
-  std::vector<Corpus> corpora() const;
+  std::vector<Corpus> corpora() const override;
   /** Statistics of the index of `c`; Error(errc::not_found) if there is none. */
   IndexStats stats(Corpus c) const;
 

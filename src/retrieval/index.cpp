@@ -557,14 +557,6 @@ bool passes(const Query& q, const Segment& s, std::uint32_t d) {
   return true;
 }
 
-std::string snippet_of(std::string_view text, std::size_t max = 240) {
-  if (text.size() <= max) return std::string(text);
-  std::size_t cut = max;
-  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;  // not inside a UTF-8 character
-  if (auto sp = text.rfind(' ', cut); sp != std::string_view::npos && sp > max / 2) cut = sp;
-  return std::string(text.substr(0, cut)) + "…";
-}
-
 struct Candidate {
   float score;
   std::uint32_t seg, doc;

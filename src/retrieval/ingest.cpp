@@ -298,6 +298,14 @@ bool hf_from_json(element rec, Corpus c, Document& d, std::string& why) {
   return true;
 }
 
+std::string snippet_of(std::string_view text, std::size_t max) {
+  if (text.size() <= max) return std::string(text);
+  std::size_t cut = max;
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;  // not inside a UTF-8 character
+  if (auto sp = text.rfind(' ', cut); sp != std::string_view::npos && sp > max / 2) cut = sp;
+  return std::string(text.substr(0, cut)) + "…";
+}
+
 std::vector<fs::path> jsonl_files(const fs::path& input) {
   std::error_code ec;
   auto st = fs::status(input, ec);

@@ -42,6 +42,10 @@ const char* stored_text_key(Corpus c);
 bool paper_from_json(simdjson::dom::element rec, Document& out, std::string& why);
 bool hf_from_json(simdjson::dom::element rec, Corpus c, Document& out, std::string& why);
 
+/** The start of `text` for a hit: at most `max` bytes, cut at a word boundary (not inside a UTF-8
+ *  character) and marked with "…". */
+std::string snippet_of(std::string_view text, std::size_t max = 240);
+
 /** The files an input names: a file itself; a folder's *.jsonl, *.jsonl.gz, *.ndjson(.gz) and
  *  *.json.gz files (not recursive), sorted. Error(errc::not_found) if it does not exist. */
 std::vector<std::filesystem::path> jsonl_files(const std::filesystem::path& input);
