@@ -222,7 +222,13 @@ int search(const std::vector<std::string>& argv) {
     };
     q.corpus = a.has("kind") ? kind(a) : Corpus::papers;
     Runtime rt;
-    auto r = make_online_retriever(rt.executor(), a.get("source"), std::move(cfg));
+    std::shared_ptr<FallbackRetriever> r;
+    try {
+      r = make_online_retriever(rt.executor(), a.get("source"), std::move(cfg));
+    } catch (const Error& e) {
+      if (e.code_enum() == errc::config) throw Usage("--source: " + std::string(e.what()));
+      throw;
+    }
     hits = rt.run(r->search(q));
   } else {
     auto dir = need_index(a);

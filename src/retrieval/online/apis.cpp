@@ -137,7 +137,8 @@ std::string year_range(const Query& q, char sep) {
   return s;
 }
 
-// "cs.CL", "math.NA", "hep-th": looks like an arXiv category.
+}  // namespace
+
 bool arxiv_category(std::string_view s) {
   if (s.empty() || s.find(' ') != std::string_view::npos) return false;
   auto dot = s.find('.');
@@ -148,6 +149,8 @@ bool arxiv_category(std::string_view s) {
   auto sub = s.substr(dot + 1);
   return !sub.empty() && std::all_of(sub.begin(), sub.end(), [](char c) { return std::isalpha(static_cast<unsigned char>(c)); });
 }
+
+namespace {
 
 // Query words for APIs that take plain words: the query's whitespace-separated words with
 // characters that have meaning in their syntax removed.

@@ -59,6 +59,8 @@ std::vector<Record> openalex_parse(std::string_view body);
 std::string openalex_abstract(std::string_view inverted_index_json);
 
 // ---- arXiv
+// "cs.CL", "math.NA", "hep-th": looks like an arXiv category (sent as cat:, not filtered here).
+bool arxiv_category(std::string_view s);
 std::string arxiv_target(const Query& q, std::size_t limit);
 // An Atom feed; an arXiv error entry (id …/api/errors#…) throws Error(errc::provider_error)
 // with its message.

@@ -152,8 +152,8 @@ ArxivRetriever::ArxivRetriever(asio::any_io_executor ex, OnlineOptions opts)
 
 asio::awaitable<std::vector<Hit>> ArxivRetriever::search(Query q) {
   serves(*src_, q);
-  bool here = !q.license.empty() || (!q.venue_or_category.empty() && q.venue_or_category.find('.') == std::string::npos) ||
-              (!q.tag.empty() && q.tag.find('.') == std::string::npos);
+  bool here = !q.license.empty() || (!q.venue_or_category.empty() && !api::arxiv_category(q.venue_or_category)) ||
+              (!q.tag.empty() && !api::arxiv_category(q.tag));
   auto recs = co_await src_->get<Records>(api::arxiv_target(q, api::fetch_limit(q, here, 300)), api::arxiv_parse);
   co_return api::finish(q, std::move(recs), name());
 }
