@@ -57,7 +57,7 @@ struct Hit {
   std::vector<std::string> matched_fields;  ///< indexed fields that contained a query word, e.g. {"title", "abstract"}
 };
 
-/** Searches one or more corpora. Implementations: `LocalRetriever`; the online sources in online.hpp. */
+/** Searches one or more corpora. Implementations: `LocalRetriever`; online back ends are plugins. */
 class Retriever {
  public:
   virtual ~Retriever() = default;

@@ -40,6 +40,8 @@ namespace {
 
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
 
+}  // namespace
+
 // Trims and collapses runs of whitespace (Kaggle's arXiv titles carry line breaks).
 std::string collapse(std::string_view s) {
   // Most text is clean already: check first, copy once.
@@ -60,6 +62,26 @@ std::string collapse(std::string_view s) {
   }
   return out;
 }
+
+namespace {
+char lower_ascii(char c) { return c >= 'A' && c <= 'Z' ? char(c + 32) : c; }
+}  // namespace
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return lower_ascii(x) == lower_ascii(y); });
+}
+
+bool icontains(std::string_view hay, std::string_view needle) {
+  return std::search(hay.begin(), hay.end(), needle.begin(), needle.end(),
+                     [](char x, char y) { return lower_ascii(x) == lower_ascii(y); }) != hay.end();
+}
+
+bool tag_matches(std::string_view t, std::string_view wanted) {
+  return iequals(t, wanted) ||
+         (t.size() > wanted.size() && t[t.size() - wanted.size() - 1] == ':' && iequals(t.substr(t.size() - wanted.size()), wanted));
+}
+
+namespace {
 
 std::string_view str(object o, std::string_view key) {
   std::string_view s;

@@ -133,7 +133,7 @@ TEST_CASE("The API key comes from the environment and never shows in errors", "[
   CHECK(all_text(e).find(kKey) == std::string::npos);
 }
 
-TEST_CASE("OpenAlex: per-page, publication_year filter, mailto; client-side venue filter", "[online][openalex]") {
+TEST_CASE("OpenAlex: per-page, publication_year filter, mailto - client-side venue filter", "[online][openalex]") {
   FakeLlmServer srv;
   srv.push(json(fx::openalex_works));
   srv.push(json(fx::openalex_works));
@@ -156,7 +156,7 @@ TEST_CASE("OpenAlex: per-page, publication_year filter, mailto; client-side venu
   CHECK(srv.requests()[1].target.find("per-page=20") != std::string::npos);  // asks for more when filtering here
 }
 
-TEST_CASE("arXiv: Atom over HTTP; an error feed is a provider error", "[online][arxiv]") {
+TEST_CASE("arXiv: Atom over HTTP - an error feed is a provider error", "[online][arxiv]") {
   FakeLlmServer srv;
   srv.push(Reply::body(200, "application/atom+xml; charset=utf-8", fx::arxiv_feed));
   srv.push(Reply::body(200, "application/atom+xml", fx::arxiv_error_feed));
@@ -199,7 +199,7 @@ TEST_CASE("Hugging Face: models and datasets with filters and a Bearer token", "
   CHECK_THAT(e.what(), Contains("hugging face") && Contains("has no papers"));
 }
 
-TEST_CASE("GitHub: repository search; code search needs a token", "[online][github]") {
+TEST_CASE("GitHub: repository search - code search needs a token", "[online][github]") {
   FakeLlmServer srv;
   srv.push(json(fx::github_repos));
   srv.push(json(fx::github_code));
@@ -353,7 +353,7 @@ TEST_CASE("A stalled server is bounded by the deadline", "[online][errors]") {
   CHECK_THAT(e.what(), Contains("semantic scholar"));
 }
 
-TEST_CASE("Cache: a fresh entry answers without the server; a stale one when the server is down", "[online][cache]") {
+TEST_CASE("Cache: a fresh entry answers without the server - a stale one when the server is down", "[online][cache]") {
   TempDir tmp;
   Runtime rt;
   auto q = query("attention transformer", Corpus::papers, 5);
@@ -407,7 +407,7 @@ TEST_CASE("Cache: a fresh entry answers without the server; a stale one when the
   }
 }
 
-TEST_CASE("Cache: a corrupt entry is replaced by the next good answer; bad bodies are not stored", "[online][cache]") {
+TEST_CASE("Cache: a corrupt entry is replaced by the next good answer - bad bodies are not stored", "[online][cache]") {
   TempDir tmp;
   Runtime rt;
   FakeLlmServer srv;
@@ -441,7 +441,7 @@ struct Canned final : Retriever {
 };
 }  // namespace
 
-TEST_CASE("Fallback: 429, 503 and a stalled source move on; the answer says who answered", "[online][fallback]") {
+TEST_CASE("Fallback: 429, 503 and a stalled source move on - the answer says who answered", "[online][fallback]") {
   FakeLlmServer s2srv, oasrv, axsrv;
   s2srv.set_handler([](const RecordedRequest&) { return rate_limited("60"); });
   oasrv.set_handler([](const RecordedRequest&) { return Reply::json(503, R"({"error": "overloaded"})"); });
@@ -488,7 +488,7 @@ TEST_CASE("Fallback: 429, 503 and a stalled source move on; the answer says who 
   CHECK(oasrv.request_count() == 2);
 }
 
-TEST_CASE("Fallback: the first source that answers wins; later ones are not asked", "[online][fallback]") {
+TEST_CASE("Fallback: the first source that answers wins - later ones are not asked", "[online][fallback]") {
   FakeLlmServer a, b;
   a.push(rate_limited("100"));
   b.push(json(fx::openalex_works));

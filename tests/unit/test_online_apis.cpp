@@ -314,7 +314,7 @@ TEST_CASE("GitHub: repositories and code search items", "[online][github]") {
   CHECK_THAT(error_of([] { api::github_parse(true, R"({"message": "Validation Failed"})"); }).what(), Contains("'items' is missing"));
 }
 
-TEST_CASE("finish: client-side filters follow the local index's rules; top_k; empty queries", "[online][finish]") {
+TEST_CASE("finish: client-side filters follow the local index's rules - top_k - empty queries", "[online][finish]") {
   auto recs = api::s2_parse_search(fx::s2_search);
   auto q = query("transformers");
   q.year_min = 2018;

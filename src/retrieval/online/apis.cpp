@@ -20,14 +20,10 @@ using simdjson::dom::object;
 
 namespace {
 
+using retrieval::collapse;
+using retrieval::icontains;
+using retrieval::iequals;
 char lower_ascii(char c) { return c >= 'A' && c <= 'Z' ? char(c + 32) : c; }
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return lower_ascii(x) == lower_ascii(y); });
-}
-bool icontains(std::string_view hay, std::string_view needle) {
-  return std::search(hay.begin(), hay.end(), needle.begin(), needle.end(),
-                     [](char x, char y) { return lower_ascii(x) == lower_ascii(y); }) != hay.end();
-}
 
 std::string field(const Hit& h, const char* key) {
   auto it = h.fields.find(key);
@@ -39,20 +35,6 @@ std::string join(const std::vector<std::string>& v, std::string_view sep) {
   for (auto& s : v) {
     if (!out.empty()) out += sep;
     out += s;
-  }
-  return out;
-}
-
-std::string collapse(std::string_view s) {
-  std::string out;
-  bool space = false;
-  for (char c : s) {
-    if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
-      space = !out.empty();
-      continue;
-    }
-    if (space) out += ' ', space = false;
-    out += c;
   }
   return out;
 }
@@ -227,10 +209,7 @@ std::vector<Hit> finish(const Query& q, std::vector<Record> records, std::string
     if (!q.venue_or_category.empty() && !icontains(r.venue, q.venue_or_category)) continue;
     if (!q.license.empty() && !iequals(r.license, q.license)) continue;
     if (!q.tag.empty()) {
-      bool found = std::any_of(r.tags.begin(), r.tags.end(), [&](const std::string& t) {
-        return iequals(t, q.tag) ||
-               (t.size() > q.tag.size() && t[t.size() - q.tag.size() - 1] == ':' && iequals(std::string_view(t).substr(t.size() - q.tag.size()), q.tag));
-      });
+      bool found = std::any_of(r.tags.begin(), r.tags.end(), [&](const std::string& t) { return retrieval::tag_matches(t, q.tag); });
       if (!found) continue;
     }
     Hit h = std::move(r.hit);

@@ -1,5 +1,7 @@
 #include "retrieval/online/atom.hpp"
 
+#include "retrieval/ingest.hpp"
+
 #include <mlrcopilot/error.hpp>
 
 #include <algorithm>
@@ -34,20 +36,8 @@ bool is_name_char(char c) {
          c == '.' || static_cast<unsigned char>(c) >= 0x80;
 }
 
-// Trims and collapses whitespace runs (arXiv wraps titles and abstracts over lines).
-std::string collapse(std::string_view s) {
-  std::string out;
-  bool space = false;
-  for (char c : s) {
-    if (is_space(c)) {
-      space = !out.empty();
-      continue;
-    }
-    if (space) out += ' ', space = false;
-    out += c;
-  }
-  return out;
-}
+// arXiv wraps titles and abstracts over lines: whitespace runs become one space.
+using retrieval::collapse;
 
 struct Element {
   std::string ns, local;
