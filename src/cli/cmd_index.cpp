@@ -3,7 +3,9 @@
 #include "cli/args.hpp"
 
 #include <mlrcopilot/error.hpp>
+#include <mlrcopilot/online.hpp>
 #include <mlrcopilot/retriever.hpp>
+#include <mlrcopilot/runtime.hpp>
 
 #include <boost/json.hpp>
 
@@ -64,16 +66,29 @@ skipped. --kind, if given, must match the index.
 )";
 
 const char* search_help = R"(Usage: mlrc index search --index DIR [options] QUERY...
+       mlrc index search --source SPEC [--index DIR] [options] QUERY...
+
+With --source, online sources are asked in order until one answers (429, 5xx, timeouts and
+network errors move on to the next); "local" in SPEC is the index in --index. SPEC is a comma
+list of s2, openalex, arxiv, hf, github, github-code, local or local:PATH (e.g.
+"s2,openalex,arxiv,local"). Which source answered and which failed is printed on stderr.
+Base URLs from MLRC_S2_URL, MLRC_OPENALEX_URL, MLRC_ARXIV_URL, MLRC_HF_URL, MLRC_GITHUB_URL; keys
+from S2_API_KEY, HF_TOKEN, GITHUB_TOKEN; responses cached in $MLRC_HOME/cache/http.
 
 Options:
-  --kind K          corpus to search (needed when DIR holds several: papers/, code/, …)
+  --kind K          corpus to search (needed when DIR holds several: papers/, code/, …;
+                    with --source the default is papers)
+  --source SPEC     online sources, tried in order (see above)
+  --cache-dir DIR   response cache folder (default $MLRC_HOME/cache/http)
+  --no-cache        do not read or write the response cache
+  --timeout-ms N    deadline of each source (default 15000)
   --top N           number of hits (default 10)
   --year-min Y      only records from year Y on
   --year-max Y      only records up to year Y
   --venue S         venue / arXiv category / HF domain contains S (case-insensitive)
   --tag T           has tag T, e.g. cs.CL, text-classification (case-insensitive)
   --license L       license is L, e.g. apache-2.0 (case-insensitive)
-  --json            one JSON object per hit per line (rank, id, score, title, snippet, fields)
+  --json            one JSON object per hit per line (rank, id, score, title, source, snippet, fields)
 )";
 
 const char* stats_help = R"(Usage: mlrc index stats --index DIR [--json]
@@ -175,9 +190,10 @@ int add(const std::vector<std::string>& argv) {
 }
 
 int search(const std::vector<std::string>& argv) {
-  auto a = parse(argv, 1, {"json"}, {"kind", "index", "top", "year-min", "year-max", "venue", "tag", "license"});
+  auto a = parse(argv, 1, {"json", "no-cache"},
+                 {"kind", "index", "top", "year-min", "year-max", "venue", "tag", "license", "source", "cache-dir", "timeout-ms"});
   if (a.has("help")) return std::cout << search_help, exit_ok;
-  auto dir = need_index(a);
+  const bool online = a.has("source");
   Query q;
   for (auto& p : a.pos) q.text += (q.text.empty() ? "" : " ") + p;
   q.top_k = static_cast<std::size_t>(number(a, "top", 10, 0));
@@ -186,20 +202,53 @@ int search(const std::vector<std::string>& argv) {
   q.venue_or_category = a.get("venue");
   q.tag = a.get("tag");
   q.license = a.get("license");
-  LocalRetriever r(dir);
-  if (a.has("kind")) {
-    q.corpus = kind(a);
+  std::vector<Hit> hits;
+  if (online) {
+    OnlineConfig cfg;
+    if (a.has("index")) cfg.local_index = a.get("index");
+    cfg.cache = !a.has("no-cache");
+    if (a.has("cache-dir")) cfg.defaults.cache.dir = a.get("cache-dir");
+    if (a.has("timeout-ms")) {
+      auto ms = std::chrono::milliseconds(number(a, "timeout-ms", 15000, 1));
+      cfg.fallback.per_source_timeout = ms;
+      cfg.defaults.timeout = ms;
+    }
+    cfg.fallback.on_attempt = [](const SourceAttempt& at) {
+      if (at.skipped) return;
+      if (at.answered)
+        std::fprintf(stderr, "source %s answered: %zu hits in %lld ms\n", at.source.c_str(), at.hits, (long long)at.elapsed.count());
+      else
+        std::fprintf(stderr, "source %s failed (%s): %s\n", at.source.c_str(), errc_name(at.code), at.error.c_str());
+    };
+    q.corpus = a.has("kind") ? kind(a) : Corpus::papers;
+    Runtime rt;
+    std::shared_ptr<FallbackRetriever> r;
+    try {
+      r = make_online_retriever(rt.executor(), a.get("source"), std::move(cfg));
+    } catch (const Error& e) {
+      if (e.code_enum() == errc::config) throw Usage("--source: " + std::string(e.what()));
+      throw;
+    }
+    hits = rt.run(r->search(q));
   } else {
-    auto cs = r.corpora();
-    if (cs.size() != 1) throw Usage("--kind is required: " + dir.string() + " holds several corpora");
-    q.corpus = cs[0];
+    auto dir = need_index(a);
+    LocalRetriever r(dir);
+    if (a.has("kind")) {
+      q.corpus = kind(a);
+    } else {
+      auto cs = r.corpora();
+      if (cs.size() != 1) throw Usage("--kind is required: " + dir.string() + " holds several corpora");
+      q.corpus = cs[0];
+    }
+    hits = r.find(q);
   }
-  auto hits = r.find(q);
   std::size_t rank = 0;
   for (auto& h : hits) {
     ++rank;
     if (a.has("json")) {
-      boost::json::object o{{"rank", rank}, {"id", h.id}, {"score", h.score}, {"title", h.title}, {"snippet", h.snippet}};
+      auto src = h.fields.find("source");
+      boost::json::object o{{"rank", rank},   {"id", h.id}, {"score", h.score}, {"title", h.title},
+                            {"source", src != h.fields.end() ? src->second : std::string("local")}, {"snippet", h.snippet}};
       boost::json::array m(h.matched_fields.begin(), h.matched_fields.end());
       o["matched_fields"] = std::move(m);
       boost::json::object f;
@@ -215,6 +264,7 @@ int search(const std::vector<std::string>& argv) {
     };
     for (auto key : {"year", "venue", "license", "pipeline_tag", "kind"})
       if (auto v = field(key); !v.empty()) where += (where.empty() ? "" : ", ") + v;
+    if (online) where += (where.empty() ? "" : ", ") + ("from " + field("source"));
     if (auto a = field("line_start"), b = field("line_end"); !a.empty()) where += (where.empty() ? "" : ", ") + ("lines " + a + "-" + b);
     std::printf("%2zu. %7.3f  %s%s\n", rank, h.score, h.id.c_str(), where.empty() ? "" : ("  (" + where + ")").c_str());
     if (h.title != h.id) std::printf("    %s\n", h.title.c_str());
@@ -271,8 +321,8 @@ int cmd_index(const std::vector<std::string>& argv) {
     if (cmd == "add") return add(argv);
     if (cmd == "search") return search(argv);
     if (cmd == "stats") return stats(argv);
-    throw Usage("unknown index command '" + cmd + "' (build, add, search, stats)");
-  } catch (const Usage& e) {
+    throw cli::UsageError("unknown index command '" + cmd + "' (build, add, search, stats)");
+  } catch (const cli::UsageError& e) {
     std::cerr << "mlrc index: " << e.what() << "\nRun 'mlrc index --help' for usage.\n";
     return exit_usage;
   } catch (const Error& e) {

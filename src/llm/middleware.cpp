@@ -3,7 +3,8 @@
 #include <mlrcopilot/middleware.hpp>
 #include <mlrcopilot/error.hpp>
 
-#include <boost/asio/steady_timer.hpp>
+#include "net/retry.hpp"
+
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
@@ -13,7 +14,6 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
-#include <random>
 #include <sstream>
 #include <unordered_map>
 
@@ -29,28 +29,14 @@ using std::chrono::milliseconds;
 
 namespace {
 
-asio::awaitable<void> sleep_for(clock::duration d) {
-  asio::steady_timer t(co_await asio::this_coro::executor, d);
-  co_await t.async_wait(asio::use_awaitable);
-}
+using detail::async_sleep;
 
 // ---------------------------------------------------------------------------------------------
-// Retry
-
-bool retryable(const Error& e, const RetryPolicy& p) {
-  if (e.partial_delivery) return false;
-  switch (e.code_enum()) {
-    case errc::rate_limited:
-    case errc::server_error:
-    case errc::network: return true;
-    case errc::timeout: return p.retry_timeouts;
-    default: return false;
-  }
-}
+// Retry (the rules live in net/retry.hpp, shared with the online retrievers)
 
 class RetryModel final : public Model {
  public:
-  RetryModel(ModelPtr inner, RetryPolicy p) : inner_(std::move(inner)), p_(p) {
+  RetryModel(ModelPtr inner, RetryPolicy p) : inner_(std::move(inner)), p_(p), backoff_(p) {
     if (!inner_) throw Error(errc::invalid_argument, "with_retry: inner model is null");
     if (p_.max_attempts < 1) throw Error(errc::invalid_argument, "with_retry: max_attempts must be at least 1");
   }
@@ -73,88 +59,26 @@ class RetryModel final : public Model {
         resp.attempts = attempt;
         co_return resp;
       } catch (const Error& e) {
-        if (!retryable(e, p_) || attempt >= p_.max_attempts) {
-          if (attempt == 1 || !retryable(e, p_)) throw;
-          Error last(e.code_enum(), std::string(e.what()) + " (gave up after " + std::to_string(attempt) + " attempts)",
-                     e.provider_text());
-          last.http_status = e.http_status;
-          last.retry_after = e.retry_after;
-          throw last;
-        }
         failure = e;
       }
-      clock::duration wait = backoff(attempt);
-      if (failure->retry_after) {
-        if (*failure->retry_after > p_.max_retry_after) {
-          Error e(failure->code_enum(), std::string(failure->what()) + " (server asks to retry after " +
-                                            std::to_string(failure->retry_after->count() / 1000) + " s, more than the " +
-                                            std::to_string(p_.max_retry_after.count() / 1000) + " s allowed)",
-                  failure->provider_text());
-          e.retry_after = failure->retry_after;
-          e.http_status = failure->http_status;
-          throw e;
-        }
-        wait = *failure->retry_after;
-      }
-      if (bounded && clock::now() + wait >= deadline) {
-        Error e(errc::timeout, std::string(failure->what()) + " (no time left to retry before the deadline)",
-                failure->provider_text());
-        e.http_status = failure->http_status;
-        throw e;
-      }
-      co_await sleep_for(wait);
+      clock::duration wait{};
+      if (auto give_up = detail::plan_retry(*failure, attempt, p_, backoff_,
+                                            bounded ? std::optional(deadline) : std::nullopt, wait))
+        throw *give_up;
+      co_await async_sleep(wait);
     }
   }
 
  private:
-  clock::duration backoff(int attempt) {
-    double d = static_cast<double>(p_.base_delay.count()) * std::pow(2.0, attempt - 1);
-    d = std::min(d, static_cast<double>(p_.max_delay.count()));
-    double factor;
-    {
-      std::lock_guard lk(mu_);
-      factor = std::uniform_real_distribution<double>(1.0 - std::clamp(p_.jitter, 0.0, 1.0), 1.0)(rng_);
-    }
-    return std::chrono::microseconds(static_cast<std::int64_t>(d * factor * 1000));
-  }
   ModelPtr inner_;
   RetryPolicy p_;
-  std::mutex mu_;
-  std::mt19937_64 rng_{std::random_device{}()};
+  detail::Backoff backoff_;
 };
 
 // ---------------------------------------------------------------------------------------------
 // Rate limit: token buckets that may go into debt; a request waits until its debt is repaid.
 
-class Bucket {
- public:
-  Bucket(double per_minute, double burst_seconds)
-      : rate_(per_minute / 60.0), capacity_(std::max(1.0, rate_ * burst_seconds)), level_(capacity_) {}
-  bool enabled() const { return rate_ > 0; }
-  // Takes `n` units; returns how long the caller must wait before using them.
-  clock::duration take(double n) {
-    std::lock_guard lk(mu_);
-    refill();
-    level_ -= n;
-    if (level_ >= 0) return clock::duration::zero();
-    return std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(-level_ / rate_));
-  }
-  void give_back(double n) {
-    std::lock_guard lk(mu_);
-    refill();
-    level_ = std::min(capacity_, level_ + n);
-  }
-
- private:
-  void refill() {
-    auto now = clock::now();
-    level_ = std::min(capacity_, level_ + rate_ * std::chrono::duration<double>(now - last_).count());
-    last_ = now;
-  }
-  std::mutex mu_;
-  double rate_, capacity_, level_;
-  clock::time_point last_ = clock::now();
-};
+using Bucket = detail::TokenBucket;
 
 double estimate_tokens(const ChatRequest& r) {
   std::size_t chars = 0;
@@ -179,7 +103,7 @@ class RateLimitModel final : public Model {
     clock::duration wait{0};
     if (requests_.enabled()) wait = std::max(wait, requests_.take(1));
     if (tokens_.enabled()) wait = std::max(wait, tokens_.take(est));
-    if (wait > clock::duration::zero()) co_await sleep_for(wait);
+    if (wait > clock::duration::zero()) co_await async_sleep(wait);
     ChatResponse resp = co_await inner_->chat(std::move(req), obs);
     if (tokens_.enabled()) {
       double actual = static_cast<double>(resp.usage.total());

@@ -525,15 +525,6 @@ boost::asio::awaitable<std::vector<Hit>> LocalRetriever::search(Query q) { co_re
 
 namespace {
 
-char lower_ascii(char c) { return c >= 'A' && c <= 'Z' ? char(c + 32) : c; }
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return lower_ascii(x) == lower_ascii(y); });
-}
-bool icontains(std::string_view hay, std::string_view needle) {
-  return std::search(hay.begin(), hay.end(), needle.begin(), needle.end(),
-                     [](char x, char y) { return lower_ascii(x) == lower_ascii(y); }) != hay.end();
-}
-
 bool passes(const Query& q, const Segment& s, std::uint32_t d) {
   int year = s.doc(d).year;
   if ((q.year_min && (year == 0 || year < *q.year_min)) || (q.year_max && (year == 0 || year > *q.year_max))) return false;
@@ -547,22 +538,13 @@ bool passes(const Query& q, const Segment& s, std::uint32_t d) {
     for (std::size_t at = 0; !found && at <= st.tags.size();) {
       auto nl = st.tags.find('\n', at);
       auto t = st.tags.substr(at, nl == std::string_view::npos ? std::string_view::npos : nl - at);
-      found = iequals(t, q.tag) ||
-              (t.size() > q.tag.size() && t[t.size() - q.tag.size() - 1] == ':' && iequals(t.substr(t.size() - q.tag.size()), q.tag));
+      found = tag_matches(t, q.tag);
       if (nl == std::string_view::npos) break;
       at = nl + 1;
     }
     if (!found) return false;
   }
   return true;
-}
-
-std::string snippet_of(std::string_view text, std::size_t max = 240) {
-  if (text.size() <= max) return std::string(text);
-  std::size_t cut = max;
-  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;  // not inside a UTF-8 character
-  if (auto sp = text.rfind(' ', cut); sp != std::string_view::npos && sp > max / 2) cut = sp;
-  return std::string(text.substr(0, cut)) + "…";
 }
 
 struct Candidate {

@@ -40,6 +40,8 @@ namespace {
 
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
 
+}  // namespace
+
 // Trims and collapses runs of whitespace (Kaggle's arXiv titles carry line breaks).
 std::string collapse(std::string_view s) {
   // Most text is clean already: check first, copy once.
@@ -60,6 +62,26 @@ std::string collapse(std::string_view s) {
   }
   return out;
 }
+
+namespace {
+char lower_ascii(char c) { return c >= 'A' && c <= 'Z' ? char(c + 32) : c; }
+}  // namespace
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return lower_ascii(x) == lower_ascii(y); });
+}
+
+bool icontains(std::string_view hay, std::string_view needle) {
+  return std::search(hay.begin(), hay.end(), needle.begin(), needle.end(),
+                     [](char x, char y) { return lower_ascii(x) == lower_ascii(y); }) != hay.end();
+}
+
+bool tag_matches(std::string_view t, std::string_view wanted) {
+  return iequals(t, wanted) ||
+         (t.size() > wanted.size() && t[t.size() - wanted.size() - 1] == ':' && iequals(t.substr(t.size() - wanted.size()), wanted));
+}
+
+namespace {
 
 std::string_view str(object o, std::string_view key) {
   std::string_view s;
@@ -296,6 +318,14 @@ bool hf_from_json(element rec, Corpus c, Document& d, std::string& why) {
   d.fields.emplace_back("url", std::string(c == Corpus::datasets ? "https://huggingface.co/datasets/" : "https://huggingface.co/") +
                                    std::string(id));
   return true;
+}
+
+std::string snippet_of(std::string_view text, std::size_t max) {
+  if (text.size() <= max) return std::string(text);
+  std::size_t cut = max;
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;  // not inside a UTF-8 character
+  if (auto sp = text.rfind(' ', cut); sp != std::string_view::npos && sp > max / 2) cut = sp;
+  return std::string(text.substr(0, cut)) + "…";
 }
 
 std::vector<fs::path> jsonl_files(const fs::path& input) {

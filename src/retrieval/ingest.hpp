@@ -42,6 +42,19 @@ const char* stored_text_key(Corpus c);
 bool paper_from_json(simdjson::dom::element rec, Document& out, std::string& why);
 bool hf_from_json(simdjson::dom::element rec, Corpus c, Document& out, std::string& why);
 
+/** Trims and collapses runs of whitespace to one space. */
+std::string collapse(std::string_view s);
+/** ASCII case-insensitive comparisons, as the query filters use them. */
+bool iequals(std::string_view a, std::string_view b);
+bool icontains(std::string_view hay, std::string_view needle);
+/** The tag filter: `t` equals `wanted`, or is "key:<wanted>" ("task_categories:text-classification"
+ *  matches "text-classification"); case-insensitive. */
+bool tag_matches(std::string_view t, std::string_view wanted);
+
+/** The start of `text` for a hit: at most `max` bytes, cut at a word boundary (not inside a UTF-8
+ *  character) and marked with "…". */
+std::string snippet_of(std::string_view text, std::size_t max = 240);
+
 /** The files an input names: a file itself; a folder's *.jsonl, *.jsonl.gz, *.ndjson(.gz) and
  *  *.json.gz files (not recursive), sorted. Error(errc::not_found) if it does not exist. */
 std::vector<std::filesystem::path> jsonl_files(const std::filesystem::path& input);

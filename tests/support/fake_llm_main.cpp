@@ -2,6 +2,12 @@
 //
 //   mlrc-fake-llm [--host 127.0.0.1] [--port N] [--port-file FILE] [--script FILE.json] [--loop]
 //                 [--require-key KEY] [--bench-tokens N [--token-delay-ms D]] [--threads N]
+//                 [--serve-dir DIR]
+//
+// --serve-dir answers every request from files instead of a script, for the online retrieval
+// sources: GET /a/b?x=y is answered with the bytes of DIR/a/b (application/json, status 200); if
+// DIR/a/b.status exists, its first line is the status and each further line a header
+// ("Retry-After: 0", "Content-Type: application/atom+xml"). A missing file gets 404.
 //
 // Prints "listening http://HOST:PORT" once it accepts connections, then serves until SIGTERM or
 // SIGINT and exits 0. Bad arguments or a bad script: a message on stderr and exit 2.
@@ -31,7 +37,7 @@ namespace {
 constexpr const char* kUsage =
     "usage: mlrc-fake-llm [--host 127.0.0.1] [--port N (0 = any)] [--port-file FILE]\n"
     "                     [--script FILE.json] [--loop] [--require-key KEY]\n"
-    "                     [--bench-tokens N [--token-delay-ms D]] [--threads N]\n"
+    "                     [--bench-tokens N [--token-delay-ms D]] [--threads N] [--serve-dir DIR]\n"
     "  --script: {\"turns\":[{\"text\":…,\"tool_calls\":[{\"id\",\"name\",\"arguments\"}],\n"
     "             \"usage\":{\"input\",\"output\",\"cached\",\"cache_write\"},\"status\":…,\"error_type\":…,\n"
     "             \"error_message\":…,\"retry_after\":…,\"token_delay_ms\":…},…]}\n"
@@ -158,6 +164,37 @@ std::function<Reply(const RecordedRequest&)> bench_handler(std::int64_t tokens, 
   };
 }
 
+std::function<Reply(const RecordedRequest&)> dir_handler(std::string dir) {
+  return [dir = std::move(dir)](const RecordedRequest& rq) -> Reply {
+    std::string path = rq.target.substr(0, rq.target.find('?'));
+    while (!path.empty() && path.front() == '/') path.erase(0, 1);
+    if (path.empty() || path.find("..") != std::string::npos) return Reply::json(404, R"({"error":"not found"})");
+    std::ifstream body_in(dir + "/" + path, std::ios::binary);
+    std::ifstream status_in(dir + "/" + path + ".status");
+    if (!body_in && !status_in) return Reply::json(404, R"({"error":"no file for this path"})");
+    std::stringstream body;
+    if (body_in) body << body_in.rdbuf();
+    Reply r = Reply::json(200, body.str());
+    if (status_in) {
+      std::string line;
+      if (std::getline(status_in, line)) r.status = std::atoi(line.c_str());
+      while (std::getline(status_in, line)) {
+        auto colon = line.find(':');
+        if (colon == std::string::npos) continue;
+        std::string name = line.substr(0, colon), value = line.substr(colon + 1);
+        while (!value.empty() && value.front() == ' ') value.erase(0, 1);
+        if (name == "Content-Type" || name == "content-type") {
+          for (auto& h : r.headers)
+            if (h.first == "Content-Type" || h.first == "content-type") h.second = value;
+        } else {
+          r.headers.emplace_back(name, value);
+        }
+      }
+    }
+    return r;
+  };
+}
+
 // Readers polling for the file never see a partial one: write a temporary, then rename.
 void write_port_file(const std::string& file, unsigned short port) {
   const std::string tmp = file + ".tmp." + std::to_string(::getpid());
@@ -187,7 +224,7 @@ int usage_error(const std::string& msg) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string host = "127.0.0.1", port_file, script, key;
+  std::string host = "127.0.0.1", port_file, script, key, serve_dir;
   unsigned short port = 0;
   unsigned threads = 1;
   bool loop = false;
@@ -214,6 +251,8 @@ int main(int argc, char** argv) {
       if (!value(port_file)) return usage_error("--port-file needs a value");
     } else if (a == "--script") {
       if (!value(script)) return usage_error("--script needs a value");
+    } else if (a == "--serve-dir") {
+      if (!value(serve_dir)) return usage_error("--serve-dir needs a value");
     } else if (a == "--require-key") {
       if (!value(key)) return usage_error("--require-key needs a value");
     } else if (a == "--bench-tokens") {
@@ -261,7 +300,9 @@ int main(int argc, char** argv) {
     opts.threads = threads;
     FakeLlmServer server(opts);
     auto scripted = scripted_handler(std::move(turns), loop, key);
-    if (bench_tokens >= 0)
+    if (!serve_dir.empty())
+      server.set_handler(dir_handler(serve_dir));
+    else if (bench_tokens >= 0)
       server.set_handler(bench_handler(bench_tokens, std::chrono::milliseconds(token_delay_ms), key, std::move(scripted)));
     else
       server.set_handler(std::move(scripted));
