@@ -162,6 +162,11 @@ MLRC_API void mlrc_model_free(mlrc_model *m);
  * Search over a local index folder (see docs/retrieval.md) or a plugin. */
 typedef struct mlrc_retriever mlrc_retriever;
 MLRC_API int mlrc_retriever_open_local(mlrc_retriever **out, mlrc_runtime *rt, const char *path);
+/* Online sources tried in order with fallback: spec is a comma list ("s2,openalex,arxiv,local",
+ * also "hf", "github", "github-code", "local:PATH") or a JSON object (docs/retrieval.md);
+ * local_index (may be NULL) is the folder a bare "local" means. Keys come from the environment;
+ * responses are cached under $MLRC_HOME/cache/http. MLRC_ECONFIG names an unknown source. */
+MLRC_API int mlrc_retriever_open_sources(mlrc_retriever **out, mlrc_runtime *rt, const char *spec, const char *local_index);
 MLRC_API int mlrc_retriever_from_plugin(mlrc_retriever **out, mlrc_runtime *rt, const mlrc_retriever_i *impl, void *payload);
 /* query_json as for mlrc_retriever_i.search; hits_json gets the hits, best first. */
 MLRC_API int mlrc_retriever_search(mlrc_retriever *r, const char *query_json, mlrc_buf *hits_json);

@@ -3,6 +3,7 @@
 #include "internal.hpp"
 
 #include <mlrcopilot/json.hpp>
+#include <mlrcopilot/online.hpp>
 #include <mlrcopilot/paper.hpp>
 #include <mlrcopilot/providers.hpp>
 
@@ -389,33 +390,6 @@ mlrc::PlannerOptions planner_options(const char* options_json) {
   return po;
 }
 
-// The planner's related-work search over a retriever (its papers corpus).
-mlrc::RelatedSearch related_search(std::shared_ptr<mlrc::Retriever> r) {
-  if (!r) return {};
-  auto corpora = r->corpora();
-  if (std::find(corpora.begin(), corpora.end(), mlrc::Corpus::papers) == corpora.end()) return {};
-  return [r](std::string query, std::size_t k) -> asio::awaitable<std::vector<mlrc::Paper>> {
-    mlrc::Query q;
-    q.text = std::move(query);
-    q.top_k = k;
-    std::vector<mlrc::Paper> out;
-    for (auto& h : co_await r->search(q)) {
-      mlrc::Paper p;
-      p.id = h.id;
-      p.title = h.title;
-      auto f = [&](const char* key) {
-        auto it = h.fields.find(key);
-        return it == h.fields.end() ? std::string() : it->second;
-      };
-      p.abstract = f("abstract").empty() ? h.snippet : f("abstract");
-      p.venue = f("venue");
-      p.year = std::atoi(f("year").c_str());
-      out.push_back(std::move(p));
-    }
-    co_return out;
-  };
-}
-
 asio::awaitable<mlrc::Evaluation> baseline_op(std::shared_ptr<mlrc::TaskHarness> h) {
   co_await h->prepare();
   co_return co_await h->baseline();
@@ -432,7 +406,7 @@ std::shared_ptr<RunState> start_planner(mlrc_planner* p, const char* paper, bool
   opts.on_event = [hub](std::string_view kind, std::string_view js) {
     hub->emit({kind == "idea" ? std::string("idea_proposed") : std::string(kind), std::string(js)});
   };
-  auto planner = std::make_shared<mlrc::Planner>(p->model, related_search(p->retriever), opts);
+  auto planner = std::make_shared<mlrc::Planner>(p->model, mlrc::related_search(p->retriever), opts);
   return start_op(*p->rt, hub, queue_events, "planner", planner_op(planner, paper_from_arg(paper)));
 }
 
@@ -504,6 +478,19 @@ MLRC_API int mlrc_retriever_open_local(mlrc_retriever** out, mlrc_runtime* rt, c
     if (!rt) return null_arg("mlrc_retriever_open_local", "rt");
     if (!path) return null_arg("mlrc_retriever_open_local", "path");
     *out = new mlrc_retriever{rt->rt, std::make_shared<mlrc::LocalRetriever>(path)};
+    return MLRC_OK;
+  });
+}
+
+MLRC_API int mlrc_retriever_open_sources(mlrc_retriever** out, mlrc_runtime* rt, const char* spec, const char* local_index) {
+  return guarded([&]() -> int {
+    if (!out) return null_arg("mlrc_retriever_open_sources", "out");
+    *out = nullptr;
+    if (!rt) return null_arg("mlrc_retriever_open_sources", "rt");
+    if (!spec) return null_arg("mlrc_retriever_open_sources", "spec");
+    mlrc::OnlineConfig oc;
+    if (local_index) oc.local_index = local_index;
+    *out = new mlrc_retriever{rt->rt, mlrc::make_online_retriever(rt->rt->executor(), spec, oc)};
     return MLRC_OK;
   });
 }

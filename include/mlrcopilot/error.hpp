@@ -15,6 +15,10 @@
 namespace mlrc {
 inline namespace v1 {
 
+/** Internal helpers. Declared here, first, so that every later `namespace mlrc::detail` (public
+ *  or internal header) reopens this one rather than making a second, ambiguous `detail`. */
+namespace detail {}
+
 /** Error conditions. Values are stable (the C ABI maps them); append only. */
 enum class errc {
   ok = 0,

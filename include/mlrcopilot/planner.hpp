@@ -19,6 +19,7 @@
 #include <cstddef>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -81,6 +82,15 @@ const std::vector<std::string>& plan_criteria();
  *  the papers corpus). Should throw Error(errc::invalid_argument) for a query it cannot search (the
  *  planner then skips that query); any other error ends the planner step. */
 using RelatedSearch = std::function<boost::asio::awaitable<std::vector<Paper>>(std::string query, std::size_t k)>;
+
+class Retriever;
+struct Hit;
+/** A search hit of the papers corpus as a Paper (title, abstract or else the snippet, authors,
+ *  year, venue, source). */
+Paper paper_from_hit(const Hit& hit);
+/** The planner's related-work search over `retriever`'s papers corpus; empty (no retrieval) when
+ *  `retriever` is null or holds no papers. */
+RelatedSearch related_search(std::shared_ptr<Retriever> retriever);
 
 /** Progress reports: `kind` is "analysis", "related", "idea", "review", "refined" or "repair"; `json`
  *  is the matching record (`to_json` of Analysis, Idea, Review; for "related"

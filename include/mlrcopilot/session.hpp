@@ -50,6 +50,10 @@ struct SessionConfig {
    *  one index. Phase 1 retrieves related work from its papers; the agent gets retrieve_* tools
    *  for the corpora it holds. Empty: no retrieval. */
   std::filesystem::path index;
+  /** Online sources tried in order with fallback (online.hpp), e.g. "s2,openalex,arxiv,local":
+   *  related work for phase 1 and the agent's retrieve_* tools; "local" is `index`. Empty: only
+   *  `index`. A failing source is reported as a warning event and the next one is asked. */
+  std::string sources;
   unsigned gates = 0;  ///< feedback gates (feedback.hpp), answered by the handler given to the session
   std::chrono::seconds gate_timeout{600};
   std::string to_json() const;

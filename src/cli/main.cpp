@@ -8,6 +8,7 @@
 #include <mlrcopilot/error.hpp>
 #include <mlrcopilot/executor.hpp>
 #include <mlrcopilot/paper.hpp>
+#include <mlrcopilot/online.hpp>
 #include <mlrcopilot/planner.hpp>
 #include <mlrcopilot/retriever.hpp>
 #include <mlrcopilot/session.hpp>
@@ -338,7 +339,9 @@ the workspace, its snapshots and run.db (everything needed to resume).
 Options:
   --task DIR            task folder (native task.toml or MLAgentBench format)
   --paper FILE          paper (JSON, Markdown, text, PDF)
-  --paper-id ID         a paper looked up by id in --corpus FILE[,FILE] (JSON-lines, our format)
+  --paper-id ID         a paper looked up by id: in --corpus FILE[,FILE] (JSON-lines, our format)
+                        if given, else on Semantic Scholar (ids like arXiv:2408.14033, DOI:…,
+                        CorpusId:…, or a paperId; S2_API_KEY optional)
   --instructions TEXT   what to implement, without phase 1
   --model SPEC          openai:…, anthropic:…, ollama:…, openai-compatible:URL#M, scripted:FILE
   --max-steps N         agent steps (default 30)
@@ -348,6 +351,8 @@ Options:
   --budget-usd X        stop once $X is spent
   --protocol P          tools (native tool calling, default) or text (MLAgentBench format)
   --index DIR           local index (mlrc index build): related work for phase 1, retrieve_* tools
+  --sources SPEC        online sources with fallback, e.g. s2,openalex,arxiv,local ("local" is
+                        --index); see docs/retrieval.md
   --gates LIST          human feedback at: ideas, exec, step, help (comma list), all or none;
                         asked on this terminal
   --gate-timeout SEC    how long a gate waits before taking its default (default 600)
@@ -415,15 +420,27 @@ int run_session(mlrc::Runtime& rt, mlrc::Session& session, bool json) {
   return finish(s, json);
 }
 
-// --paper-id ID --corpus FILE[,FILE]: the paper looked up in a local JSON-lines corpus, saved as
-// JSON under the home folder so that the run (and a resume) reads it like any paper file.
+// --paper-id ID [--corpus FILE[,FILE]]: the paper looked up in a local JSON-lines corpus, or on
+// Semantic Scholar without --corpus, saved as JSON under the home folder so that the run (and a
+// resume) reads it like any paper file.
 std::string paper_from_args(const Args& a) {
   if (!a.has("paper-id")) return a.get("paper");
-  if (!a.has("corpus")) throw Usage_error("--paper-id needs --corpus FILE[,FILE] (JSON-lines files of papers)");
-  std::vector<std::filesystem::path> files;
-  for (auto& f : split_commas(a.get("corpus"))) files.emplace_back(f);
-  auto paper = mlrc::Paper::find_in_jsonl(a.get("paper-id"), files);
-  if (!paper) throw mlrc::Error(mlrc::errc::invalid_argument, "paper id '" + a.get("paper-id") + "' is not in " + a.get("corpus"));
+  std::optional<mlrc::Paper> paper;
+  if (a.has("corpus")) {
+    std::vector<std::filesystem::path> files;
+    for (auto& f : split_commas(a.get("corpus"))) files.emplace_back(f);
+    paper = mlrc::Paper::find_in_jsonl(a.get("paper-id"), files);
+    if (!paper) throw mlrc::Error(mlrc::errc::invalid_argument, "paper id '" + a.get("paper-id") + "' is not in " + a.get("corpus"));
+  } else {
+    mlrc::Runtime rt;
+    mlrc::OnlineOptions o;
+    o.cache.dir = mlrc::default_http_cache_dir();
+    mlrc::SemanticScholarRetriever s2(rt.executor(), o);
+    auto hit = rt.run(s2.paper(a.get("paper-id")));
+    paper = mlrc::paper_from_hit(hit);
+    if (paper->abstract.empty() && paper->title.empty())
+      throw mlrc::Error(mlrc::errc::not_found, "semantic scholar has no title or abstract for paper '" + a.get("paper-id") + "'");
+  }
   std::filesystem::path home = a.has("home") ? std::filesystem::path(a.get("home")) : mlrc::default_home();
   std::string name = a.get("paper-id");
   for (auto& c : name)
@@ -449,6 +466,7 @@ mlrc::SessionConfig session_config(const Args& a) {
   if (a.has("budget-tokens")) c.budget_tokens = static_cast<std::int64_t>(to_number("budget-tokens", a.get("budget-tokens")));
   if (a.has("budget-usd")) c.budget_usd = to_number("budget-usd", a.get("budget-usd"));
   c.index = a.get("index");
+  c.sources = a.get("sources");
   c.gates = mlrc::parse_gates(a.get("gates", "none"));
   if (a.has("gate-timeout")) c.gate_timeout = std::chrono::seconds(static_cast<long long>(to_number("gate-timeout", a.get("gate-timeout"))));
   if (a.get("protocol", "tools") == "text") c.protocol = mlrc::AgentProtocol::text;
@@ -457,14 +475,15 @@ mlrc::SessionConfig session_config(const Args& a) {
 }
 
 const std::vector<std::string> run_valued{"task", "paper", "instructions", "model", "home", "max-steps", "ideas", "refine-rounds",
-                                          "budget-tokens", "budget-usd", "protocol", "index", "gates", "gate-timeout", "paper-id", "corpus"};
+                                          "budget-tokens", "budget-usd", "protocol", "index", "gates", "gate-timeout", "paper-id", "corpus",
+                                          "sources"};
 
 int cmd_run(const std::vector<std::string>& argv) {
   Args a = parse_args(argv, {"help", "json"}, run_valued);
   if (a.has("help")) return std::fputs(run_help, stdout), exit_ok;
   if (!a.has("task")) throw Usage_error("run: --task TASK is required");
   if (!a.has("paper") && !a.has("paper-id") && !a.has("instructions"))
-    throw Usage_error("run: give --paper PAPER, --paper-id ID --corpus FILE, or --instructions TEXT");
+    throw Usage_error("run: give --paper PAPER, --paper-id ID [--corpus FILE], or --instructions TEXT");
   if (a.get("model").empty() && !std::getenv("MLRC_MODEL")) throw Usage_error("run: --model SPEC is required (or set MLRC_MODEL)");
   mlrc::SessionConfig cfg;
   try {
@@ -558,18 +577,20 @@ int cmd_demo(const std::vector<std::string>& argv) {
   return run_session(rt, session, a.has("json"));
 }
 
-const char* ideas_help = R"(Usage: mlrc ideas (--paper PAPER | --paper-id ID --corpus FILE) --model SPEC [--index DIR] [--ideas N] [--refine-rounds N] [--json]
+const char* ideas_help = R"(Usage: mlrc ideas (--paper PAPER | --paper-id ID [--corpus FILE]) --model SPEC [--index DIR] [--sources SPEC]
+                  [--ideas N] [--refine-rounds N] [--json]
 
 Phase 1 alone: extracts the paper's tasks, gaps and keywords, retrieves related work from the
-local index (--index, optional), proposes N ideas with experiment plans, reviews them on the
-paper's criteria, refines, and prints them ranked. --json prints everything (analysis, related
-papers and which query found them, ideas, reviews).
+local index (--index) or online sources with fallback (--sources s2,openalex,arxiv,local), proposes
+N ideas with experiment plans, reviews them on the paper's criteria, refines, and prints them
+ranked. --json prints everything (analysis, related papers and which query found them, ideas,
+reviews). --paper-id without --corpus looks the paper up on Semantic Scholar.
 )";
 
 int cmd_ideas(const std::vector<std::string>& argv) {
-  Args a = parse_args(argv, {"help", "json"}, {"paper", "paper-id", "corpus", "home", "model", "index", "ideas", "refine-rounds"});
+  Args a = parse_args(argv, {"help", "json"}, {"paper", "paper-id", "corpus", "home", "model", "index", "sources", "ideas", "refine-rounds"});
   if (a.has("help")) return std::fputs(ideas_help, stdout), exit_ok;
-  if (!a.has("paper") && !a.has("paper-id")) throw Usage_error("ideas: --paper PAPER (or --paper-id ID --corpus FILE) is required");
+  if (!a.has("paper") && !a.has("paper-id")) throw Usage_error("ideas: --paper PAPER (or --paper-id ID [--corpus FILE]) is required");
   std::string spec = a.get("model");
   if (spec.empty())
     if (const char* m = std::getenv("MLRC_MODEL")) spec = m;
@@ -582,25 +603,18 @@ int cmd_ideas(const std::vector<std::string>& argv) {
   if (a.has("refine-rounds")) po.refine_rounds = static_cast<int>(to_number("refine-rounds", a.get("refine-rounds")));
   if (!a.has("json"))
     po.on_event = [](std::string_view kind, std::string_view) { std::fprintf(stderr, "  %.*s\n", static_cast<int>(kind.size()), kind.data()); };
-  mlrc::RelatedSearch search;
-  if (a.has("index")) {
-    auto r = std::make_shared<mlrc::LocalRetriever>(a.get("index"));
-    search = [r](std::string q, std::size_t k) -> boost::asio::awaitable<std::vector<mlrc::Paper>> {
-      mlrc::Query query;
-      query.text = std::move(q);
-      query.top_k = k;
-      std::vector<mlrc::Paper> out;
-      for (auto& h : co_await r->search(query)) {
-        mlrc::Paper p;
-        p.id = h.id;
-        p.title = h.title;
-        p.abstract = h.fields.count("abstract") ? h.fields.at("abstract") : h.snippet;
-        out.push_back(std::move(p));
-      }
-      co_return out;
+  std::shared_ptr<mlrc::Retriever> retriever;
+  if (a.has("sources")) {
+    mlrc::OnlineConfig oc;
+    oc.local_index = a.get("index");
+    oc.fallback.on_attempt = [](const mlrc::SourceAttempt& at) {
+      if (!at.answered && !at.skipped) std::fprintf(stderr, "  source %s failed (%s); trying the next\n", at.source.c_str(), at.error.c_str());
     };
+    retriever = mlrc::make_online_retriever(rt.executor(), a.get("sources"), oc);
+  } else if (a.has("index")) {
+    retriever = std::make_shared<mlrc::LocalRetriever>(a.get("index"));
   }
-  mlrc::Planner planner(model, search, po);
+  mlrc::Planner planner(model, mlrc::related_search(retriever), po);
   auto result = rt.run(planner.run(paper));
   if (a.has("json")) {
     std::printf("%s\n", mlrc::to_json(result).c_str());

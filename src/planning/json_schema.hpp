@@ -8,6 +8,7 @@
 // boolean, null), properties, required, additionalProperties (false or a schema), items, enum,
 // minimum, maximum, minItems, maxItems. Other keywords (description, title, …) are ignored.
 
+#include <mlrcopilot/error.hpp>  // first: declares mlrc::detail (see error.hpp)
 #include <simdjson.h>
 
 #include <memory>

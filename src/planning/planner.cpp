@@ -1,4 +1,5 @@
 #include <mlrcopilot/planner.hpp>
+#include <mlrcopilot/retriever.hpp>
 
 #include "planning/fields.hpp"
 #include "planning/json_schema.hpp"
@@ -612,6 +613,41 @@ Planner::Result planner_result_from_json(std::string_view json, const std::strin
   res.ideas = array_from<Idea>(r, "ideas", [](El e, const std::string& w) { return idea_from(Reader{e, w}); });
   res.reviews = array_from<Review>(r, "reviews", [](El e, const std::string& w) { return review_from(Reader{e, w}); });
   return res;
+}
+
+Paper paper_from_hit(const Hit& h) {
+  auto f = [&](const char* key) {
+    auto it = h.fields.find(key);
+    return it == h.fields.end() ? std::string() : it->second;
+  };
+  Paper p;
+  p.id = h.id;
+  p.title = h.title;
+  p.abstract = f("abstract").empty() ? h.snippet : f("abstract");
+  p.venue = f("venue");
+  p.year = std::atoi(f("year").c_str());
+  p.source = f("source");
+  std::string authors = f("authors");
+  for (std::size_t pos = 0; !authors.empty() && pos != std::string::npos;) {
+    auto comma = authors.find(", ", pos);
+    p.authors.push_back(authors.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos));
+    pos = comma == std::string::npos ? comma : comma + 2;
+  }
+  return p;
+}
+
+RelatedSearch related_search(std::shared_ptr<Retriever> retriever) {
+  if (!retriever) return {};
+  auto corpora = retriever->corpora();
+  if (std::find(corpora.begin(), corpora.end(), Corpus::papers) == corpora.end()) return {};
+  return [retriever](std::string query, std::size_t k) -> boost::asio::awaitable<std::vector<Paper>> {
+    Query q;
+    q.text = std::move(query);
+    q.top_k = k;
+    std::vector<Paper> out;
+    for (auto& h : co_await retriever->search(q)) out.push_back(paper_from_hit(h));
+    co_return out;
+  };
 }
 
 }  // namespace v1

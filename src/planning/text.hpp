@@ -1,6 +1,7 @@
 #pragma once
 // Small text helpers for reading papers and building prompts.
 
+#include <mlrcopilot/error.hpp>  // first: declares mlrc::detail (see error.hpp)
 #include <algorithm>
 #include <cctype>
 #include <cstring>

@@ -1,6 +1,7 @@
 #pragma once
 // Reports for a run, from its run store: result.json, report.md, a self-contained report.html
 // and chart.svg (the metric over attempts against the baseline).
+#include <mlrcopilot/error.hpp>  // first: declares mlrc::detail (see error.hpp)
 #include <mlrcopilot/session.hpp>
 
 #include "session/run_store.hpp"

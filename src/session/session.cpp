@@ -1,6 +1,7 @@
 // The Session: phases, persistence, resume. See session.hpp.
 #include <mlrcopilot/json.hpp>
 #include <mlrcopilot/middleware.hpp>
+#include <mlrcopilot/online.hpp>
 #include <mlrcopilot/paper.hpp>
 #include <mlrcopilot/planner.hpp>
 #include <mlrcopilot/providers.hpp>
@@ -42,6 +43,7 @@ std::string SessionConfig::to_json() const {
                  {"budget_usd", budget_usd},      {"protocol", protocol == AgentProtocol::text ? "text" : "tools"},
                  {"index", index.string()},       {"gates", gates},                 {"gate_timeout_s", gate_timeout.count()}};
   if (!idea.empty()) o["idea"] = json::parse(idea);
+  if (!sources.empty()) o["sources"] = sources;
   return json::serialize(o);
 }
 
@@ -69,6 +71,7 @@ SessionConfig SessionConfig::from_json(std::string_view text) {
   c.budget_usd = num("budget_usd", 0);
   c.protocol = str("protocol") == "text" ? AgentProtocol::text : AgentProtocol::tools;
   c.index = str("index");
+  c.sources = str("sources");
   c.gates = static_cast<unsigned>(num("gates", 0));
   c.gate_timeout = std::chrono::seconds(static_cast<long>(num("gate_timeout_s", 600)));
   if (auto* i = o.if_contains("idea"); i && !i->is_null()) {
@@ -77,12 +80,12 @@ SessionConfig SessionConfig::from_json(std::string_view text) {
     idea_from_json(c.idea, "session config field \"idea\"");  // names what is wrong, now
   }
   static const char* known[] = {"paper", "instructions", "task", "model", "home", "max_steps", "ideas", "refine_rounds",
-                                "budget_tokens", "budget_usd", "protocol", "index", "gates", "gate_timeout_s", "idea"};
+                                "budget_tokens", "budget_usd", "protocol", "index", "gates", "gate_timeout_s", "idea", "sources"};
   for (auto& kv : o) {
     if (std::find_if(std::begin(known), std::end(known), [&](const char* k) { return kv.key() == k; }) == std::end(known))
       throw Error(errc::parse, "session config: unknown field \"" + std::string(kv.key()) + "\"");
   }
-  for (const char* k : {"paper", "instructions", "task", "model", "home", "protocol", "index"})
+  for (const char* k : {"paper", "instructions", "task", "model", "home", "protocol", "index", "sources"})
     if (o.contains(k) && !o.at(k).is_string()) throw Error(errc::parse, std::string("session config: \"") + k + "\" must be a string");
   for (const char* k : {"max_steps", "ideas", "refine_rounds", "budget_tokens", "budget_usd", "gates", "gate_timeout_s"})
     if (o.contains(k) && !o.at(k).is_number()) throw Error(errc::parse, std::string("session config: \"") + k + "\" must be a number");
@@ -291,6 +294,11 @@ Session Session::create(Runtime& rt, SessionConfig cfg) {
     cfg.index = fs::absolute(cfg.index);
     LocalRetriever check(cfg.index);  // an unreadable index is an input error, found now
   }
+  if (!cfg.sources.empty()) {
+    OnlineConfig oc;
+    oc.local_index = cfg.index;
+    make_online_retriever(rt.executor(), cfg.sources, oc);  // an unknown source is found now
+  }
   auto impl = std::make_unique<Impl>(rt);
   impl->cfg = cfg;
   impl->id = new_run_id();
@@ -357,6 +365,16 @@ asio::awaitable<RunSummary> Session::run() {
   ModelPtr model = with_accounting(journal, ledger, PriceTable::defaults(), budget);
 
   std::shared_ptr<Retriever> retriever = I.retriever_override;
+  if (!retriever && !I.cfg.sources.empty()) {
+    OnlineConfig oc;
+    oc.local_index = I.cfg.index;
+    oc.fallback.on_attempt = [&I](const SourceAttempt& a) {
+      if (a.answered || a.skipped) return;
+      I.event("warning", json::serialize(json::object{{"message", "source " + a.source + " failed (" + a.error + "); trying the next"},
+                                                      {"source", a.source}}));
+    };
+    retriever = make_online_retriever(I.rt.executor(), I.cfg.sources, oc);
+  }
   if (!retriever && !I.cfg.index.empty()) retriever = std::make_shared<LocalRetriever>(I.cfg.index);
   GateOptions gates{I.cfg.gates, I.cfg.gate_timeout, true};
 
@@ -389,32 +407,7 @@ asio::awaitable<RunSummary> Session::run() {
         po.on_event = [&](std::string_view kind, std::string_view js) {
           I.event(kind == "idea" ? "idea_proposed" : std::string(kind), std::string(js));
         };
-        RelatedSearch search;
-        if (retriever) {
-          auto corpora = retriever->corpora();
-          if (std::find(corpora.begin(), corpora.end(), Corpus::papers) != corpora.end())
-            search = [retriever](std::string query, std::size_t k) -> asio::awaitable<std::vector<Paper>> {
-              Query q;
-              q.text = std::move(query);
-              q.top_k = k;
-              std::vector<Paper> out;
-              for (auto& h : co_await retriever->search(q)) {
-                Paper p;
-                p.id = h.id;
-                p.title = h.title;
-                auto f = [&](const char* k2) {
-                  auto it = h.fields.find(k2);
-                  return it == h.fields.end() ? std::string() : it->second;
-                };
-                p.abstract = f("abstract").empty() ? h.snippet : f("abstract");
-                p.venue = f("venue");
-                p.year = std::atoi(f("year").c_str());
-                out.push_back(std::move(p));
-              }
-              co_return out;
-            };
-        }
-        Planner planner(model, search, po);
+        Planner planner(model, related_search(retriever), po);
         auto result = co_await planner.run(paper);
         json::array ideas, reviews;
         for (auto& i : result.ideas) ideas.push_back(json::parse(to_json(i)));

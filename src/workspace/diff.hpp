@@ -2,6 +2,7 @@
 // Line diff (sans-io): Myers' O(ND) algorithm in linear space (the "middle snake" bisection),
 // and GNU-compatible unified hunks. Used by Workspace::edit / diff_text / diff.
 
+#include <mlrcopilot/error.hpp>  // first: declares mlrc::detail (see error.hpp)
 #include <cstddef>
 #include <string>
 #include <string_view>

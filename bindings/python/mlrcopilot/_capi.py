@@ -222,6 +222,9 @@ mlrc_model_free = _decl("mlrc_model_free", None, mlrc_model_p)
 # int mlrc_retriever_open_local(mlrc_retriever **out, mlrc_runtime *rt, const char *path);
 mlrc_retriever_open_local = _decl("mlrc_retriever_open_local", c_int, POINTER(mlrc_retriever_p),
                                   mlrc_runtime_p, c_char_p)
+# int mlrc_retriever_open_sources(mlrc_retriever **out, mlrc_runtime *rt, const char *spec, const char *local_index);
+mlrc_retriever_open_sources = _decl("mlrc_retriever_open_sources", c_int, POINTER(mlrc_retriever_p),
+                                    mlrc_runtime_p, c_char_p, c_char_p)
 # int mlrc_retriever_from_plugin(mlrc_retriever **out, mlrc_runtime *rt, const mlrc_retriever_i *impl, void *payload);
 mlrc_retriever_from_plugin = _decl("mlrc_retriever_from_plugin", c_int, POINTER(mlrc_retriever_p),
                                    mlrc_runtime_p, POINTER(mlrc_retriever_i), c_void_p)

@@ -119,6 +119,16 @@ class Retriever(_Wrapped):
                               os.fspath(path).encode("utf-8")), rt)
 
     @classmethod
+    def sources(cls, spec: str, index: Optional[PathLike] = None,
+                runtime: Optional[Runtime] = None) -> "Retriever":
+        """Online sources tried in order with fallback, e.g. ``"s2,openalex,arxiv,local"`` (a bare
+        ``local`` is ``index``); hits name the source that answered in ``fields["source"]``."""
+        rt = _rt(runtime)
+        return cls(new_handle(RetrieverHandle, _capi.mlrc_retriever_open_sources, rt._h.ptr,
+                              spec.encode("utf-8"),
+                              os.fspath(index).encode("utf-8") if index is not None else None), rt)
+
+    @classmethod
     def from_python(cls, impl: Any, runtime: Optional[Runtime] = None) -> "Retriever":
         """Wraps an object with ``search(query: dict) -> list`` and ``corpora``."""
         rt = _rt(runtime)

@@ -15,7 +15,7 @@ from .errors import EDONE, ETIMEOUT, EUSER, MlrcError
 
 CONFIG_KEYS = ("paper", "instructions", "task", "model", "home", "max_steps", "ideas",
                "refine_rounds", "budget_tokens", "budget_usd", "protocol", "index", "gates",
-               "gate_timeout_s", "idea")
+               "gate_timeout_s", "idea", "sources")
 
 GATE_CHOOSE_IDEA = 1
 GATE_APPROVE_EXECUTION = 2

@@ -6,6 +6,7 @@
 //
 // Parsers throw Error(errc::parse) saying which field is wrong ("field 'data' is not an array");
 // the caller prefixes the source and URL.
+#include <mlrcopilot/error.hpp>  // first: declares mlrc::detail (see error.hpp)
 #include <mlrcopilot/retriever.hpp>
 
 #include <string>

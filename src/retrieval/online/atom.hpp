@@ -5,6 +5,7 @@
 // matched by namespace URI, not by prefix, so any prefix works), the five predefined entities
 // and numeric character references. It does not validate beyond well-formedness of the tag
 // structure and does not resolve DTDs (a DOCTYPE is skipped; other named entities are errors).
+#include <mlrcopilot/error.hpp>  // first: declares mlrc::detail (see error.hpp)
 #include <optional>
 #include <string>
 #include <string_view>

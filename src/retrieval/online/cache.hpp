@@ -5,6 +5,7 @@
 // {"v":1,"url":…,"stored_at":UNIX_SECONDS,"bytes":N} and then exactly N bytes of body. Written to
 // a temporary file in the same folder and renamed into place. A file that does not have that
 // shape (truncated, foreign, wrong length) is ignored, and replaced by the next `put`.
+#include <mlrcopilot/error.hpp>  // first: declares mlrc::detail (see error.hpp)
 #include <chrono>
 #include <filesystem>
 #include <optional>

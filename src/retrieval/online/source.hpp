@@ -2,6 +2,7 @@
 // What every online source shares: its HTTP client, the GET with deadline, retries, rate limit,
 // response cache and error mapping. The public classes in online.hpp are thin: they build a
 // target with retrieval/online/apis.hpp, call `get`, and parse.
+#include <mlrcopilot/error.hpp>  // first: declares mlrc::detail (see error.hpp)
 #include "net/http_client.hpp"
 #include "net/retry.hpp"
 #include "retrieval/online/cache.hpp"
