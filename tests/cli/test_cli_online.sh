@@ -67,6 +67,26 @@ expect 0 "text output" -- "$MLRC" index search --source s2,openalex --top 3 --ye
 contains "$work/out" "openalex:W2741809807  (2018, PeerJ, cc-by, from openalex)" "text line names year, venue, license, source"
 contains "$work/out" "Despite growing interest" "text snippet"
 
+# Phase 1 from a paper looked up on Semantic Scholar by id, related work from the online chain
+# (Semantic Scholar's search is rate limited: OpenAlex answers).
+mkdir -p "$work/www/graph/v1/paper"
+cat >"$work/www/graph/v1/paper/ARXIV:2408.14033" <<'JSON'
+{"paperId": "b4df3ab2a9e2e3a3b3c7dc5c4a4b8a2f0f3e1d2c", "externalIds": {"ArXiv": "2408.14033"},
+ "title": "MLR-Copilot: Autonomous Machine Learning Research based on Large Language Models Agents",
+ "abstract": "Machine learning research, crucial for technological advancements and innovation, often faces significant challenges.",
+ "year": 2024, "venue": "arXiv.org", "authors": [{"authorId": "1", "name": "Ruochen Li"}]}
+JSON
+expect 0 "ideas from a paper id, online sources" -- "$MLRC" ideas --paper-id arXiv:2408.14033 --sources s2,openalex \
+  --model "scripted:$SRC/examples/demo/script.json" --ideas 2 --json
+contains "$work/out" '"ideas"' "ideas printed"
+contains "$work/out" 'openalex:W2741809807' "related work from openalex"
+contains "$work/err" "source s2 failed" "the rate-limited source is reported"
+check "paper saved" '[[ -f "$work/home/papers/arXiv_2408.14033.json" ]] && grep -q "MLR-Copilot" "$work/home/papers/arXiv_2408.14033.json"'
+expect 1 "unknown paper id" -- "$MLRC" ideas --paper-id arXiv:0000.00000 --model "scripted:$SRC/examples/demo/script.json"
+contains "$work/err" "semantic scholar" "names the source"
+expect 3 "bad --sources" -- "$MLRC" ideas --paper "$SRC/examples/papers/sentiment-analysis.md" --sources bing \
+  --model "scripted:$SRC/examples/demo/script.json"
+
 # The cache folder holds the OpenAlex answer and never the key.
 check "cache written" '[[ -n "$(ls "$work/home/cache/http" 2>/dev/null)" ]]'
 if grep -rqF -- "$KEY" "$work/home/cache/http"; then bad "cache holds the key"; else ok; fi

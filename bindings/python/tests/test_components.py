@@ -2,6 +2,7 @@
 Python (tool, model, retriever, executor) used by the library's agents."""
 
 import json
+import os
 import subprocess
 import threading
 from pathlib import Path
@@ -139,9 +140,7 @@ def test_retrievers(runtime, tmp_path):
     r.close()
     # A local index built with the CLI.
     corpus = REPO / "examples" / "corpus" / "papers.jsonl"
-    mlrc = REPO / "build" / "default" / "src" / "mlrc"
-    if not mlrc.exists():
-        mlrc = next(REPO.glob("build/*/src/mlrc"))
+    mlrc = Path(os.environ["MLRC_LIB_PATH"]).resolve().parent / "src" / "mlrc"  # same build as the library
     subprocess.run([str(mlrc), "index", "build", "--kind", "papers", "--index", str(tmp_path / "idx"),
                     str(corpus)], check=True, capture_output=True)
     first = json.loads(corpus.read_text().splitlines()[0])
@@ -284,3 +283,72 @@ def test_idea_session_bad_input(runtime, tmp_path):
     task.close()
     with pytest.raises(m.HandleClosedError):
         m.Session.from_idea(runtime, task, IDEA, home=tmp_path)
+
+
+OPENALEX_WORKS = {
+    "meta": {"count": 1, "page": 1, "per_page": 10},
+    "results": [{
+        "id": "https://openalex.org/W2741809807", "title": "Kernel machines for digit recognition",
+        "relevance_score": 12.5, "publication_year": 2018,
+        "primary_location": {"source": {"display_name": "PeerJ"}},
+        "authorships": [{"author": {"display_name": "Ada Lovelace"}}],
+        "abstract_inverted_index": {"RBF": [0], "kernels": [1], "beat": [2], "trees": [3]}}],
+}
+
+
+@pytest.fixture
+def api_server(tmp_path, monkeypatch):
+    """mlrc-fake-llm --serve-dir: Semantic Scholar's search rate-limited, OpenAlex answering."""
+    www = tmp_path / "www"
+    (www / "graph" / "v1" / "paper").mkdir(parents=True)
+    (www / "graph" / "v1" / "paper" / "search").write_text('{"message": "Too Many Requests"}')
+    (www / "graph" / "v1" / "paper" / "search.status").write_text("429\nRetry-After: 600\n")
+    (www / "works").write_text(json.dumps(OPENALEX_WORKS))
+    # Next to the library under test (conftest.py sets MLRC_LIB_PATH to build/<preset>/capi).
+    fake = os.environ.get("MLRCOPILOT_TEST_FAKE_LLM") or str(
+        Path(os.environ["MLRC_LIB_PATH"]).resolve().parent / "tests" / "mlrc-fake-llm")
+    port_file = tmp_path / "port"
+    proc = subprocess.Popen([str(fake), "--port", "0", "--port-file", str(port_file), "--serve-dir", str(www)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    import time
+    for _ in range(200):
+        if port_file.exists() and port_file.read_text().strip():
+            break
+        time.sleep(0.02)
+    base = f"http://127.0.0.1:{port_file.read_text().strip()}"
+    for var in ("MLRC_S2_URL", "MLRC_OPENALEX_URL", "MLRC_ARXIV_URL"):
+        monkeypatch.setenv(var, base)
+    monkeypatch.setenv("MLRC_HOME", str(tmp_path / "home"))
+    yield base
+    proc.terminate()
+    proc.wait()
+
+
+def test_online_sources_fall_back(runtime, api_server):
+    with m.Retriever.sources("s2,openalex", runtime=runtime) as r:
+        hits = r.search("rbf kernels")
+    assert [h["id"] for h in hits] == ["openalex:W2741809807"]
+    assert hits[0]["fields"]["source"] == "openalex"
+    assert hits[0]["fields"]["abstract"] == "RBF kernels beat trees"
+    with pytest.raises(m.ConfigError) as e:
+        m.Retriever.sources("s2,bing", runtime=runtime)
+    assert "bing" in str(e.value)
+
+
+def test_session_with_online_sources_reports_failing_ones(runtime, api_server, tmp_path):
+    with m.Session.create(runtime, paper=PAPER, task=TASK, model=MODEL, ideas=2, home=tmp_path / "runs",
+                          sources="s2,openalex") as s:
+        run = s.start()
+        warnings, related = [], []
+        for ev in run.events():
+            if ev.kind == "warning":
+                warnings.append(ev.data["message"])
+            if ev.kind == "related":
+                related += [p["id"] for p in ev.data["papers"]]
+        summary = run.wait()
+        run.close()
+    assert summary["success"] is True
+    assert "openalex:W2741809807" in related
+    assert any("source s2 failed" in w for w in warnings), warnings
+    with pytest.raises(m.ConfigError):
+        m.Session.create(runtime, paper=PAPER, task=TASK, model=MODEL, home=tmp_path, sources="bing")

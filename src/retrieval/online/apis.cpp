@@ -9,6 +9,7 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <cctype>
 #include <set>
 #include <sstream>
 
@@ -251,12 +252,20 @@ std::string s2_search_target(const Query& q, std::size_t limit) {
 }
 
 namespace {
-// Our ids to the ones the API takes: "s2:abc" -> "abc", "arxiv:2408.14033" -> "ARXIV:2408.14033".
+// Our ids and the usual spellings to the ones the API takes: "s2:abc" -> "abc",
+// "arxiv:2408.14033" / "arXiv:…" -> "ARXIV:2408.14033", "doi:…" -> "DOI:…", "corpusid:1" -> "CorpusId:1".
 std::string s2_id(std::string_view id) {
-  if (id.starts_with("s2:")) return std::string(id.substr(3));
-  if (id.starts_with("arxiv:")) return "ARXIV:" + std::string(id.substr(6));
-  if (id.starts_with("doi:")) return "DOI:" + std::string(id.substr(4));
-  if (id.starts_with("acl:")) return "ACL:" + std::string(id.substr(4));
+  auto colon = id.find(':');
+  if (colon == std::string_view::npos) return std::string(id);
+  std::string prefix(id.substr(0, colon));
+  for (auto& c : prefix) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  std::string rest(id.substr(colon + 1));
+  if (prefix == "s2") return rest;
+  static const std::pair<const char*, const char*> known[] = {{"arxiv", "ARXIV"}, {"doi", "DOI"},    {"acl", "ACL"},
+                                                              {"pmid", "PMID"},   {"pmcid", "PMCID"}, {"mag", "MAG"},
+                                                              {"corpusid", "CorpusId"}, {"url", "URL"}};
+  for (auto& [from, to] : known)
+    if (prefix == from) return std::string(to) + ":" + rest;
   return std::string(id);
 }
 // Keep ':' (prefix) and '/' (DOIs) readable; the API accepts them unescaped.
