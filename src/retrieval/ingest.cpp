@@ -123,14 +123,6 @@ std::vector<std::string> strings(object o, std::string_view key, std::string_vie
   return out;
 }
 
-std::string join(const std::vector<std::string>& v, std::string_view sep) {
-  std::string out;
-  for (auto& s : v) {
-    if (!out.empty()) out += sep;
-    out += s;
-  }
-  return out;
-}
 
 // The first plausible year (1900–2100) written as four digits in `s`.
 int year_in(std::string_view s) {
@@ -633,6 +625,15 @@ void for_each_document(Corpus c, const std::vector<fs::path>& inputs, const std:
       read_jsonl(f, c, on_doc, warnings);
     }
   }
+}
+
+std::string join(const std::vector<std::string>& v, std::string_view sep) {
+  std::string out;
+  for (auto& s : v) {
+    if (!out.empty()) out += sep;
+    out += s;
+  }
+  return out;
 }
 
 }  // namespace retrieval

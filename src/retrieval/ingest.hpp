@@ -76,6 +76,9 @@ std::vector<PyBlock> python_blocks(std::string_view source);
 /** Walks a code input (folder or file): one Document per source file and one per Python block. */
 void read_code(const std::filesystem::path& input, const std::function<void(Document&&)>& on_doc, Warnings& warnings);
 
+/** The strings of `v` separated by `sep`. */
+std::string join(const std::vector<std::string>& v, std::string_view sep);
+
 /** Reads every input of `c`, in order. */
 void for_each_document(Corpus c, const std::vector<std::filesystem::path>& inputs,
                        const std::function<void(Document&&)>& on_doc, Warnings& warnings,

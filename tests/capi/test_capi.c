@@ -1,17 +1,9 @@
 /* The C ABI from C: version, errors, buffers, and invalid arguments that must not crash. */
-#include "mlrcopilot.h"
+#include "check.h"
 
 #include <stdio.h>
 #include <string.h>
 
-static int failures = 0;
-#define CHECK(cond)                                                   \
-  do {                                                                \
-    if (!(cond)) {                                                    \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      failures++;                                                     \
-    }                                                                 \
-  } while (0)
 
 int main(void) {
   mlrc_buf buf = {0, 0, 0};
@@ -47,6 +39,5 @@ int main(void) {
   CHECK(rc == 0 && mlrc_error_last()->code == MLRC_OK);
   mlrc_buf_dispose(&buf);
 
-  printf("%d passed, %d failed\n", 14 - failures, failures);
-  return failures ? 1 : 0;
+  return CHECK_SUMMARY();
 }

@@ -3,7 +3,7 @@
  * the agent calls, and an executor that really runs the task's scripts with popen. Phase 1 runs
  * alone on a planner handle; phases 2-3 start from an idea on a task handle, with gates answered
  * later through mlrc_run_answer_gate. Then invalid plugins and answers. */
-#include "mlrcopilot.h"
+#include "check.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -12,17 +12,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static int passed = 0, failed = 0;
-#define CHECK(cond)                                                                                  \
-  do {                                                                                               \
-    if (cond) {                                                                                      \
-      passed++;                                                                                      \
-    } else {                                                                                         \
-      fprintf(stderr, "%s:%d: check failed: %s (last error %d: %s)\n", __FILE__, __LINE__, #cond, \
-              mlrc_error_last()->code, mlrc_error_last()->message);                                 \
-      failed++;                                                                                      \
-    }                                                                                                \
-  } while (0)
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 
@@ -390,6 +379,5 @@ int main(void) {
   CHECK(hm.released == 1);
   mlrc_model_free(inner);
   mlrc_runtime_free(rt);
-  printf("%d passed, %d failed\n", passed, failed);
-  return failed ? 1 : 0;
+  return CHECK_SUMMARY();
 }

@@ -1,7 +1,7 @@
 /* Sessions through the C ABI with the scripted demo model (the code it writes really runs and is
  * scored): a blocking run, an async run pulling events, gates answered from C, cancellation from
  * another thread, callbacks that abort, and invalid arguments. */
-#include "mlrcopilot.h"
+#include "check.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -10,17 +10,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static int passed = 0, failed = 0;
-#define CHECK(cond)                                                                                  \
-  do {                                                                                               \
-    if (cond) {                                                                                      \
-      passed++;                                                                                      \
-    } else {                                                                                         \
-      fprintf(stderr, "%s:%d: check failed: %s (last error %d: %s)\n", __FILE__, __LINE__, #cond, \
-              mlrc_error_last()->code, mlrc_error_last()->message);                                 \
-      failed++;                                                                                      \
-    }                                                                                                \
-  } while (0)
 
 static char home[256];
 static char config[4096];
@@ -284,6 +273,5 @@ int main(void) {
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", home);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", home);
   }
-  printf("%d passed, %d failed\n", passed, failed);
-  return failed ? 1 : 0;
+  return CHECK_SUMMARY();
 }

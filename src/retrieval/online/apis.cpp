@@ -24,20 +24,12 @@ namespace {
 using retrieval::collapse;
 using retrieval::icontains;
 using retrieval::iequals;
+using retrieval::join;
 char lower_ascii(char c) { return c >= 'A' && c <= 'Z' ? char(c + 32) : c; }
 
 std::string field(const Hit& h, const char* key) {
   auto it = h.fields.find(key);
   return it == h.fields.end() ? std::string() : it->second;
-}
-
-std::string join(const std::vector<std::string>& v, std::string_view sep) {
-  std::string out;
-  for (auto& s : v) {
-    if (!out.empty()) out += sep;
-    out += s;
-  }
-  return out;
 }
 
 element parse_json(simdjson::dom::parser& p, std::string_view body) {
