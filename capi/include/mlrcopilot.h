@@ -93,7 +93,8 @@ MLRC_API void mlrc_runtime_free(mlrc_runtime *rt);
 /* ---- Plugins ----------------------------------------------------------------------------------
  * A host extends the library with C vtables. The library copies the vtable (and its strings) when
  * it is registered, calls its functions on library worker threads (never on the thread that
- * registered it, possibly on several threads at once for one plugin — guard shared state), and
+ * registered it; each call on its own thread, so possibly several at once for one plugin — guard
+ * shared state — and a plugin may call back into the library, e.g. mlrc_model_chat), and
  * calls release(payload) exactly once when it no longer needs the plugin (release may be NULL;
  * a registration that fails never calls it).
  * Functions return 0 on success; any other value is a failure (fill the out buffer with
@@ -186,8 +187,12 @@ MLRC_API void mlrc_task_free(mlrc_task *t);
 /* ---- Sessions ---------------------------------------------------------------------------------
  * A run: ideas from a paper, then implementation and execution on a task, persisted under
  * home/runs/<id>/. config_json is a SessionConfig object: paper, instructions, task, model, home,
- * max_steps, ideas, refine_rounds, budget_tokens, budget_usd, protocol, index, gates,
- * gate_timeout_s. A session runs at most once at a time (else MLRC_EINVALID). */
+ * max_steps, ideas, refine_rounds, budget_tokens, budget_usd, protocol, index, sources, gates,
+ * gate_timeout_s, idea (an Idea object: skip phase 1). An unknown field or a wrong type is
+ * MLRC_EPARSE naming it. A session runs at most once at a time (else MLRC_EINVALID).
+ * Callbacks must not free or wait for their own run or session: mlrc_run_wait then returns
+ * MLRC_EINVALID, and mlrc_run_free / mlrc_session_free cancel and leave the freeing to the run's
+ * end instead of waiting. */
 typedef struct mlrc_session mlrc_session;
 MLRC_API int mlrc_session_create(mlrc_session **out, mlrc_runtime *rt, const char *config_json);
 /* Phases 2-3 only: implements and executes idea_json (an Idea, e.g. from mlrc_planner_run's
@@ -228,7 +233,7 @@ MLRC_API int mlrc_session_on_event(mlrc_session *s, mlrc_event_cb cb, void *payl
  * a blocking run takes the default). Any other non-zero return cancels the run, which then ends
  * with MLRC_EUSER. Without a handler, an asynchronous run waits for mlrc_run_answer_gate (up to
  * the config's gate_timeout_s, then the default); a blocking run takes the defaults. */
-#define MLRC_GATE_LATER 1
+#define MLRC_GATE_LATER 100 /* distinct from the usual 1 = abort */
 typedef int (*mlrc_gate_cb)(const char *gate, const char *question_json, mlrc_buf *answer, void *payload);
 MLRC_API int mlrc_session_set_gate_handler(mlrc_session *s, mlrc_gate_cb cb, void *payload);
 

@@ -8,12 +8,16 @@
 #include <mlrcopilot/providers.hpp>
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/execution/outstanding_work.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/prefer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
 #include <filesystem>
 #include <regex>
+#include <thread>
 
 using namespace mlrc_capi;
 namespace json = boost::json;
@@ -22,17 +26,25 @@ namespace fs = std::filesystem;
 
 namespace mlrc_capi {
 
-namespace {
-asio::awaitable<void> run_on_pool(std::shared_ptr<std::function<void()>> f) {
-  (*f)();
-  co_return;
-}
-}  // namespace
-
 asio::awaitable<void> offload(std::function<void()> f) {
-  // Leaked on purpose: plugin calls may still be running while static destructors run at exit.
-  static auto* pool = new asio::thread_pool(4);
-  return asio::co_spawn(pool->get_executor(), run_on_pool(std::make_shared<std::function<void()>>(std::move(f))), asio::use_awaitable);
+  // One thread per call: plugins may block for long (a training run in an executor plugin) and
+  // may call back into the library (a tool asking a model), so a fixed pool could run dry or
+  // deadlock. The completion is posted back to the awaiting coroutine's executor.
+  co_await asio::async_initiate<decltype(asio::use_awaitable), void(std::exception_ptr)>(
+      [](auto handler, std::function<void()> fn) {
+        auto ex = asio::get_associated_executor(handler);
+        auto work = asio::prefer(ex, asio::execution::outstanding_work.tracked);
+        std::thread([handler = std::move(handler), fn = std::move(fn), work = std::move(work)]() mutable {
+          std::exception_ptr e;
+          try {
+            fn();
+          } catch (...) {
+            e = std::current_exception();
+          }
+          asio::post(work, [handler = std::move(handler), e]() mutable { std::move(handler)(e); });
+        }).detach();
+      },
+      asio::use_awaitable, std::move(f));
 }
 
 }  // namespace mlrc_capi
@@ -150,7 +162,9 @@ std::string query_to_json(const mlrc::Query& q) {
 }
 
 mlrc::Query query_from_json(const std::string& text) {
-  auto v = parse_plugin_json("query", "query_json", text);
+  boost::system::error_code ec;
+  auto v = json::parse(text, ec);
+  if (ec) throw mlrc::Error(mlrc::errc::invalid_argument, "query_json is not JSON: " + ec.message());
   if (!v.is_object()) throw mlrc::Error(mlrc::errc::invalid_argument, "query_json: expected an object");
   auto& o = v.as_object();
   mlrc::Query q;
@@ -446,6 +460,7 @@ MLRC_API int mlrc_model_chat(mlrc_model* m, const char* request_json, mlrc_buf* 
     *response_json = mlrc_buf{};
     if (!m) return null_arg("mlrc_model_chat", "model");
     if (!request_json) return null_arg("mlrc_model_chat", "request_json");
+    MLRC_REFUSE_ON_RUNTIME_THREAD("mlrc_model_chat", m->rt);
     auto req = mlrc::chat_request_from_json(request_json);
     auto model = m->m;
     auto r = m->rt->run(model->chat(std::move(req), nullptr));
@@ -520,6 +535,7 @@ MLRC_API int mlrc_retriever_search(mlrc_retriever* r, const char* query_json, ml
     *hits_json = mlrc_buf{};
     if (!r) return null_arg("mlrc_retriever_search", "retriever");
     if (!query_json) return null_arg("mlrc_retriever_search", "query_json");
+    MLRC_REFUSE_ON_RUNTIME_THREAD("mlrc_retriever_search", r->rt);
     auto q = query_from_json(query_json);
     auto retriever = r->r;
     auto hits = r->rt->run(retriever->search(std::move(q)));
@@ -584,6 +600,7 @@ MLRC_API int mlrc_session_set_model(mlrc_session* s, mlrc_model* m) {
     if (!m) return null_arg("mlrc_session_set_model", "model");
     if (running(s)) return set_error(MLRC_EINVALID, "mlrc_session_set_model: the session is running");
     s->s->set_model(m->m);
+    s->runtimes.push_back(m->rt);
     return MLRC_OK;
   });
 }
@@ -594,6 +611,7 @@ MLRC_API int mlrc_session_set_retriever(mlrc_session* s, mlrc_retriever* r) {
     if (!r) return null_arg("mlrc_session_set_retriever", "retriever");
     if (running(s)) return set_error(MLRC_EINVALID, "mlrc_session_set_retriever: the session is running");
     s->s->set_retriever(r->r);
+    s->runtimes.push_back(r->rt);
     return MLRC_OK;
   });
 }
@@ -643,7 +661,7 @@ MLRC_API int mlrc_planner_new(mlrc_planner** out, mlrc_model* model, mlrc_retrie
     auto p = std::make_unique<mlrc_planner>();
     p->rt = model->rt;
     p->model = model->m;
-    if (retriever) p->retriever = retriever->r;
+    if (retriever) p->retriever = retriever->r, p->retriever_rt = retriever->rt;
     p->options = planner_options(options_json);
     *out = p.release();
     return MLRC_OK;
@@ -665,6 +683,7 @@ MLRC_API int mlrc_planner_run(mlrc_planner* p, const char* paper, mlrc_buf* resu
     if (result_json) *result_json = mlrc_buf{};
     if (!p) return null_arg("mlrc_planner_run", "planner");
     if (!paper) return null_arg("mlrc_planner_run", "paper");
+    MLRC_REFUSE_ON_RUNTIME_THREAD("mlrc_planner_run", p->rt);
     auto st = start_planner(p, paper, false);
     return finish_wait(*st, result_json);
   });
@@ -686,9 +705,18 @@ MLRC_API int mlrc_planner_start(mlrc_run** out, mlrc_planner* p, const char* pap
 MLRC_API void mlrc_planner_free(mlrc_planner* p) {
   if (!p) return;
   try {
+    p->hub->close();  // no host callback after this returns
     if (auto run = p->hub->running()) {
       run->cancel(false);
-      run->wait_done();
+      if (in_callback_of(run)) {
+        std::unique_lock lk(run->mu);
+        if (!run->done) {
+          run->on_end = [p] { delete p; };
+          return;
+        }
+      } else {
+        run->wait_done();
+      }
     }
     delete p;
   } catch (...) {

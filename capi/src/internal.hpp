@@ -18,6 +18,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <deque>
@@ -27,6 +28,9 @@
 #include <new>
 #include <optional>
 #include <string>
+#include <thread>
+#include <utility>
+#include <vector>
 
 namespace mlrc_capi {
 
@@ -98,6 +102,14 @@ inline int fill_buf(mlrc_buf* out, const std::string& s) {
   return MLRC_OK;
 }
 
+// MLRC_EINVALID for a blocking call made on the runtime thread it would wait for.
+#define MLRC_REFUSE_ON_RUNTIME_THREAD(fn, ref)                                                           \
+  do {                                                                                                   \
+    if ((ref).on_own_thread())                                                                           \
+      return set_error(MLRC_EINVALID, std::string(fn) + ": called on a thread of its runtime (from an "  \
+                                                        "event callback?); it would wait for itself"); \
+  } while (0)
+
 // "NAME: ARG is NULL" as MLRC_EINVALID.
 inline int null_arg(const char* fn, const char* arg) { return set_error(MLRC_EINVALID, std::string(fn) + ": " + arg + " is NULL"); }
 
@@ -114,6 +126,8 @@ struct RunState {
   std::optional<mlrc::Runtime::Op> op;
   std::string result_json;  // "" if the operation ended by an exception
   ErrorInfo error;
+  // Run at the end, after `done` (a session freed from its own callback is deleted here).
+  std::function<void()> on_end;
 
   void push(const mlrc::Event& ev) {
     {
@@ -146,6 +160,21 @@ struct RunState {
   }
 };
 
+// Marks the thread as inside a host callback of a run (events or gates), so that freeing or
+// waiting for that run from the callback does not wait for itself.
+inline const RunState*& callback_run() {
+  thread_local const RunState* r = nullptr;
+  return r;
+}
+struct CallbackScope {
+  const RunState* saved;
+  explicit CallbackScope(const RunState* r) : saved(callback_run()) { callback_run() = r; }
+  ~CallbackScope() { callback_run() = saved; }
+  CallbackScope(const CallbackScope&) = delete;
+  CallbackScope& operator=(const CallbackScope&) = delete;
+};
+inline bool in_callback_of(const std::shared_ptr<RunState>& r) { return r && callback_run() == r.get(); }
+
 // Routes events to the host's callback and to the current run's queue, and holds the gate a run
 // is waiting at (for mlrc_run_answer_gate). Shared with gate adapters, which may outlive the
 // session (a gate thread that overran its timeout).
@@ -154,10 +183,13 @@ struct Hub {
   mlrc_event_cb cb = nullptr;
   void* payload = nullptr;
   std::shared_ptr<RunState> current;
-  // The open gate: its answer_as name while a gate_waiting event is out, and the answer once given.
+  // The open gate: its answer_as name while a gate_waiting event is out, its sequence number
+  // (so a late waiter of an earlier gate never takes or closes a later one), and the answer.
   std::string open_gate;
+  std::uint64_t gate_seq = 0;
   std::optional<std::string> gate_answer;
   std::condition_variable gate_cv;
+  bool closed = false;  // the owning session/planner was freed: never call the host again
 
   std::shared_ptr<RunState> running() {
     std::lock_guard lk(mu);
@@ -169,7 +201,7 @@ struct Hub {
     std::shared_ptr<RunState> run;
     {
       std::lock_guard lk(mu);
-      c = cb, p = payload, run = current;
+      c = closed ? nullptr : cb, p = payload, run = current;
       if (ev.kind == "gate_waiting") {
         // Opened before anyone hears of it, so an answer given straight away is not lost.
         boost::system::error_code ec;
@@ -177,6 +209,7 @@ struct Hub {
         if (!ec && v.is_object())
           if (auto* a = v.as_object().if_contains("answer_as"); a && a->is_string()) {
             open_gate = std::string(a->as_string());
+            ++gate_seq;
             gate_answer.reset();
           }
       }
@@ -184,8 +217,15 @@ struct Hub {
     if (run) run->push(ev);
     if (c) {
       mlrc_event e{ev.kind.c_str(), ev.json.c_str()};
+      CallbackScope scope(run.get());
       if (c(&e, p) != 0 && run) run->cancel(true);
     }
+  }
+  void close() {
+    std::lock_guard lk(mu);
+    closed = true;
+    cb = nullptr;
+    payload = nullptr;
   }
   void warn(const std::string& message) {
     emit({"warning", boost::json::serialize(boost::json::object{{"message", message}})});
@@ -210,7 +250,8 @@ class GateAdapter final : public mlrc::FeedbackHandler {
     hub_->warn(std::string("gate ") + gate + ": invalid answer (" + why + "); taking the default");
   }
   std::optional<boost::json::object> ask(const char* gate, const std::string& question);
-  std::optional<std::string> wait_for_answer(const char* gate, const std::shared_ptr<RunState>& run);
+  std::optional<std::string> wait_for_answer(std::uint64_t seq, const std::shared_ptr<RunState>& run);
+  std::mutex cb_mu_;  // one host gate callback at a time, even when one overran its timeout
   mlrc_gate_cb cb_;
   void* payload_;
   std::shared_ptr<Hub> hub_;
@@ -230,16 +271,44 @@ int finish_wait(RunState& st, mlrc_buf* result_json);
 // so plugins never block the runtime's I/O threads.
 boost::asio::awaitable<void> offload(std::function<void()> f);
 
+// A shared reference to a Runtime that is never the last one dropped on that runtime's own
+// thread (a Runtime cannot join itself): dropped there — a session freed from its own callback,
+// a Python handle collected inside a callback — it is handed to a short-lived thread instead.
+class RuntimeRef {
+ public:
+  RuntimeRef() = default;
+  RuntimeRef(std::shared_ptr<mlrc::Runtime> p) : p_(std::move(p)) {}  // NOLINT: implicit on purpose
+  RuntimeRef(const RuntimeRef&) = default;
+  RuntimeRef(RuntimeRef&&) noexcept = default;
+  RuntimeRef& operator=(RuntimeRef other) noexcept {
+    std::swap(p_, other.p_);
+    return *this;
+  }
+  ~RuntimeRef() {
+    if (p_ && p_->context().get_executor().running_in_this_thread()) std::thread([q = std::move(p_)] {}).detach();
+  }
+  mlrc::Runtime* operator->() const noexcept { return p_.get(); }
+  mlrc::Runtime& operator*() const noexcept { return *p_; }
+  explicit operator bool() const noexcept { return p_ != nullptr; }
+  /** True on one of the runtime's own threads, where a blocking call on it would wait for itself. */
+  bool on_own_thread() const { return p_ && p_->context().get_executor().running_in_this_thread(); }
+
+ private:
+  std::shared_ptr<mlrc::Runtime> p_;
+};
+
 }  // namespace mlrc_capi
 
 struct mlrc_runtime {
-  std::shared_ptr<mlrc::Runtime> rt;
+  mlrc_capi::RuntimeRef rt;
 };
 
 struct mlrc_session {
-  std::shared_ptr<mlrc::Runtime> rt;  // kept alive while the session lives
+  mlrc_capi::RuntimeRef rt;  // kept alive while the session lives
   std::unique_ptr<mlrc::Session> s;
   std::shared_ptr<mlrc_capi::Hub> hub = std::make_shared<mlrc_capi::Hub>();
+  // The runtimes of the models and retrievers given to it (their I/O runs there).
+  std::vector<mlrc_capi::RuntimeRef> runtimes;
 };
 
 struct mlrc_run {
@@ -249,12 +318,12 @@ struct mlrc_run {
 };
 
 struct mlrc_model {
-  std::shared_ptr<mlrc::Runtime> rt;
+  mlrc_capi::RuntimeRef rt;
   mlrc::ModelPtr m;
 };
 
 struct mlrc_retriever {
-  std::shared_ptr<mlrc::Runtime> rt;
+  mlrc_capi::RuntimeRef rt;
   std::shared_ptr<mlrc::Retriever> r;
 };
 
@@ -263,7 +332,8 @@ struct mlrc_task {
 };
 
 struct mlrc_planner {
-  std::shared_ptr<mlrc::Runtime> rt;
+  mlrc_capi::RuntimeRef rt;
+  mlrc_capi::RuntimeRef retriever_rt;  // the retriever's runtime, kept alive too
   mlrc::ModelPtr model;
   std::shared_ptr<mlrc::Retriever> retriever;
   mlrc::PlannerOptions options;

@@ -41,12 +41,13 @@ std::string gate_answer_problem(const std::string& gate, const boost::json::obje
   return "unknown gate '" + gate + "' (choose_idea, approve_execution, after_step or help)";
 }
 
-std::optional<std::string> GateAdapter::wait_for_answer(const char* gate, const std::shared_ptr<RunState>& run) {
-  (void)gate;
+std::optional<std::string> GateAdapter::wait_for_answer(std::uint64_t seq, const std::shared_ptr<RunState>& run) {
   if (!run || !run->queue_events) return std::nullopt;  // a blocking run: nobody can answer later
   auto deadline = std::chrono::steady_clock::now() + timeout_;
   std::unique_lock lk(hub_->mu);
-  while (!hub_->gate_answer) {
+  // Stop when answered, at the deadline, when the run is cancelled, or when a later gate opened
+  // (this waiter then belongs to a gate that already took its default).
+  while (hub_->gate_seq == seq && !hub_->gate_answer) {
     if (std::chrono::steady_clock::now() >= deadline) break;
     lk.unlock();
     bool stop = run->cancelled();
@@ -54,6 +55,7 @@ std::optional<std::string> GateAdapter::wait_for_answer(const char* gate, const 
     if (stop) break;
     hub_->gate_cv.wait_for(lk, std::chrono::milliseconds(100));
   }
+  if (hub_->gate_seq != seq) return std::nullopt;
   auto answer = std::move(hub_->gate_answer);
   hub_->gate_answer.reset();
   return answer;
@@ -61,26 +63,41 @@ std::optional<std::string> GateAdapter::wait_for_answer(const char* gate, const 
 
 std::optional<boost::json::object> GateAdapter::ask(const char* gate, const std::string& question) {
   auto run = hub_->running();
+  std::uint64_t seq;
+  {
+    std::lock_guard lk(hub_->mu);
+    seq = hub_->gate_seq;  // the gate_waiting event of this gate was emitted just before
+  }
   std::optional<std::string> text;
   if (cb_) {
     mlrc_buf answer{};
-    int rc = cb_(gate, question.c_str(), &answer, payload_);
+    int rc;
+    {
+      std::lock_guard one_at_a_time(cb_mu_);
+      std::unique_lock lk(hub_->mu);
+      bool closed = hub_->closed;
+      lk.unlock();
+      CallbackScope scope(run.get());
+      rc = closed ? 0 : cb_(gate, question.c_str(), &answer, payload_);
+    }
     std::string given = answer.ptr ? std::string(answer.ptr, answer.size) : std::string();
     mlrc_buf_dispose(&answer);
     if (rc == MLRC_GATE_LATER) {
-      text = wait_for_answer(gate, run);
+      text = wait_for_answer(seq, run);
     } else if (rc != 0) {
       if (run) run->cancel(true);
     } else {
       text = std::move(given);
     }
   } else {
-    text = wait_for_answer(gate, run);
+    text = wait_for_answer(seq, run);
   }
   {
     std::lock_guard lk(hub_->mu);
-    hub_->open_gate.clear();
-    hub_->gate_answer.reset();
+    if (hub_->gate_seq == seq) {
+      hub_->open_gate.clear();
+      hub_->gate_answer.reset();
+    }
   }
   if (!text || text->find_first_not_of(" \t\r\n") == std::string::npos) return std::nullopt;
   boost::system::error_code ec;
@@ -137,6 +154,7 @@ std::shared_ptr<RunState> start_op(mlrc::Runtime& rt, const std::shared_ptr<Hub>
   }
   try {
     auto op = rt.spawn(std::move(op_in), [st, hub](std::exception_ptr e, std::string result) {
+      std::function<void()> on_end;
       {
         std::lock_guard lk(hub->mu);  // first, so it can be started again once wait returns
         if (hub->current == st) hub->current.reset();
@@ -151,8 +169,10 @@ std::shared_ptr<RunState> start_op(mlrc::Runtime& rt, const std::shared_ptr<Hub>
         else if (e)
           st->error = error_of(e);
         st->done = true;
+        on_end = std::move(st->on_end);
       }
       st->cv.notify_all();
+      if (on_end) on_end();
     });
     std::optional<mlrc::Runtime::Op> late_cancel;
     {
@@ -184,7 +204,7 @@ int finish_wait(RunState& st, mlrc_buf* result_json) {
 
 namespace {
 
-mlrc_session* wrap_session(std::shared_ptr<mlrc::Runtime> rt, mlrc::Session s) {
+mlrc_session* wrap_session(RuntimeRef rt, mlrc::Session s) {
   auto out = std::make_unique<mlrc_session>();
   out->rt = std::move(rt);
   out->s = std::make_unique<mlrc::Session>(std::move(s));
@@ -340,9 +360,19 @@ MLRC_API int mlrc_session_id(const mlrc_session* s, mlrc_buf* out) {
 MLRC_API void mlrc_session_free(mlrc_session* s) {
   if (!s) return;
   try {
+    s->hub->close();  // no host callback after this returns
     if (auto run = s->hub->running()) {
       run->cancel(false);
-      run->wait_done();
+      if (in_callback_of(run)) {
+        // Freed from its own run's callback: waiting would wait for itself; the run's end frees it.
+        std::unique_lock lk(run->mu);
+        if (!run->done) {
+          run->on_end = [s] { delete s; };
+          return;
+        }
+      } else {
+        run->wait_done();
+      }
     }
     delete s;
   } catch (...) {
@@ -372,6 +402,7 @@ MLRC_API int mlrc_session_run(mlrc_session* s, mlrc_buf* result_json) {
   return guarded([&]() -> int {
     if (result_json) *result_json = mlrc_buf{};
     if (!s) return set_error(MLRC_EINVALID, "mlrc_session_run: session is NULL");
+    MLRC_REFUSE_ON_RUNTIME_THREAD("mlrc_session_run", s->rt);
     auto st = start_run(s, false);
     return finish_wait(*st, result_json);
   });
@@ -421,6 +452,8 @@ MLRC_API int mlrc_run_wait(mlrc_run* run, mlrc_buf* result_json) {
   return guarded([&]() -> int {
     if (result_json) *result_json = mlrc_buf{};
     if (!run) return set_error(MLRC_EINVALID, "mlrc_run_wait: run is NULL");
+    if (in_callback_of(run->st))
+      return set_error(MLRC_EINVALID, "mlrc_run_wait: called from the run's own callback (it would wait for itself)");
     return finish_wait(*run->st, result_json);
   });
 }
@@ -452,6 +485,7 @@ MLRC_API int mlrc_run_answer_gate(mlrc_run* run, const char* gate, const char* a
     if (!run->hub) return set_error(MLRC_EINVALID, "mlrc_run_answer_gate: this run has no feedback gates");
     {
       std::lock_guard lk(run->hub->mu);
+      if (run->hub->current != run->st) return set_error(MLRC_EINVALID, "mlrc_run_answer_gate: the run has ended");
       if (run->hub->open_gate != g)
         return set_error(MLRC_EINVALID, "mlrc_run_answer_gate: no gate '" + g + "' is waiting" +
                                             (run->hub->open_gate.empty() ? std::string() : " (the run waits at '" + run->hub->open_gate + "')"));
@@ -466,7 +500,7 @@ MLRC_API void mlrc_run_free(mlrc_run* run) {
   if (!run) return;
   try {
     run->st->cancel(false);
-    run->st->wait_done();
+    if (!in_callback_of(run->st)) run->st->wait_done();  // from its own callback: do not wait for itself
     delete run;
   } catch (...) {
   }

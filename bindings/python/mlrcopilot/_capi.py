@@ -55,8 +55,8 @@ mlrc_planner_p = c_void_p
 
 # #define MLRC_PLUGIN_VERSION 1
 MLRC_PLUGIN_VERSION = 1
-# #define MLRC_GATE_LATER 1
-MLRC_GATE_LATER = 1
+# #define MLRC_GATE_LATER 100
+MLRC_GATE_LATER = 100
 
 # int (*fn)(void *payload, const char *input_json, mlrc_buf *out): every plugin entry point.
 mlrc_plugin_fn = CFUNCTYPE(c_int, c_void_p, c_char_p, POINTER(mlrc_buf))

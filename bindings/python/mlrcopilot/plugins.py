@@ -97,13 +97,14 @@ def _lookup(payload: int) -> Any:
 
 
 def _fail(out, exc: BaseException, what: str) -> int:
-    text = f"{what} raised {type(exc).__name__}: {exc}"
-    with _lock:
-        errors.append(text + "\n" + "".join(traceback.format_exception(exc)))
-        del errors[:-100]
     try:
+        text = f"{what} raised {type(exc).__name__}: {exc}"
+        with _lock:
+            errors.append(text + "\n" + "".join(
+                traceback.format_exception(type(exc), exc, exc.__traceback__)))
+            del errors[:-100]
         _capi.mlrc_buf_set(out, text.encode("utf-8", "replace"))
-    except Exception:  # pragma: no cover
+    except BaseException:  # pragma: no cover - never let anything cross into C
         pass
     return -100  # MLRC_EUSER
 

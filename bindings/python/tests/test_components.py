@@ -352,3 +352,62 @@ def test_session_with_online_sources_reports_failing_ones(runtime, api_server, t
     assert any("source s2 failed" in w for w in warnings), warnings
     with pytest.raises(m.ConfigError):
         m.Session.create(runtime, paper=PAPER, task=TASK, model=MODEL, home=tmp_path, sources="bing")
+
+
+def test_gate_handler_that_raises_cancels_the_run(runtime, tmp_path):
+    def handler(gate, question):
+        raise KeyError("no such idea")
+
+    with m.Session.create(runtime, paper=PAPER, task=TASK, model=MODEL, ideas=2, home=tmp_path,
+                          gates=m.GATE_CHOOSE_IDEA, gate_timeout_s=60) as s:
+        s.set_gate_handler(handler)
+        with pytest.raises(m.UserError) as e:
+            s.run()
+    assert isinstance(e.value.__cause__, KeyError)
+
+
+def test_freeing_from_inside_a_callback_does_not_deadlock(runtime, tmp_path):
+    s = m.Session.create(runtime, paper=PAPER, task=TASK, model=MODEL, ideas=2, home=tmp_path)
+    holder, closed, started = [], threading.Event(), threading.Event()
+
+    def on_event(ev):
+        if ev.kind == "idea_proposed" and not closed.is_set():
+            assert started.wait(30)  # start() has returned the run
+            holder[0].close()   # the run, from its own callback: cancels, does not wait
+            s.close()           # the session too: freed when the run ends
+            closed.set()
+
+    s.on_event(on_event)
+    holder.append(s.start())
+    started.set()
+    assert closed.wait(60)
+    assert holder[0].closed and s.closed
+    with pytest.raises(m.HandleClosedError):
+        s.start()
+
+
+def test_model_of_another_runtime_outlives_its_handles(runtime, tmp_path):
+    with m.Runtime(threads=1) as other:
+        model = m.Model.from_spec(MODEL, other)
+    # `other` is closed and the model handle goes too: the session keeps what it needs alive.
+    with m.Session.create(runtime, paper=PAPER, task=TASK, ideas=2, home=tmp_path) as s:
+        s.set_model(model)
+        model.close()
+        assert s.run()["success"] is True
+
+
+def test_blocking_call_from_an_event_callback_is_refused(runtime, tmp_path):
+    model = m.Model.from_spec(MODEL, runtime)
+    seen = []
+
+    def on_event(ev):
+        if ev.kind == "analysis" and not seen:
+            try:
+                model.chat("hi")  # would wait for the runtime thread this callback runs on
+            except m.InvalidArgument as exc:
+                seen.append(str(exc))
+
+    planner = m.Planner(model, ideas=2)
+    planner.on_event(on_event)
+    planner.run(PAPER)
+    assert seen and "thread of its runtime" in seen[0]
