@@ -103,6 +103,16 @@ class RateLimitModel final : public Model {
     clock::duration wait{0};
     if (requests_.enabled()) wait = std::max(wait, requests_.take(1));
     if (tokens_.enabled()) wait = std::max(wait, tokens_.take(est));
+    if (wait > clock::duration::zero() && req.timeout.count() > 0 && wait >= req.timeout) {
+      // The request's own deadline passes before its slot: fail now, as the online sources do.
+      if (requests_.enabled()) requests_.give_back(1);
+      if (tokens_.enabled()) tokens_.give_back(est);
+      Error e(errc::rate_limited, "client-side rate limit: the next slot is " +
+                                      std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(wait).count()) +
+                                      " ms away, beyond the request's timeout of " + std::to_string(req.timeout.count()) + " ms");
+      e.retry_after = std::chrono::duration_cast<std::chrono::milliseconds>(wait);
+      throw e;
+    }
     if (wait > clock::duration::zero()) co_await async_sleep(wait);
     ChatResponse resp = co_await inner_->chat(std::move(req), obs);
     if (tokens_.enabled()) {

@@ -140,6 +140,31 @@ TEST_CASE("Rate limit: requests per minute spaces out calls", "[ratelimit]") {
   CHECK(took < 3s);
 }
 
+TEST_CASE("Rate limit: a wait longer than the request's timeout fails at once", "[ratelimit]") {
+  FakeLlmServer srv;
+  Runtime rt;
+  srv.push(openai::text("one"));
+  srv.push(openai::text("two"));
+  RateLimit rl;
+  rl.requests_per_minute = 6;  // one per 10 s
+  rl.burst_seconds = 10;
+  auto m = with_rate_limit(provider(rt, srv), rl);
+  rt.run(m->chat(simple_request()));
+  auto req = simple_request();
+  req.timeout = 500ms;
+  auto t0 = std::chrono::steady_clock::now();
+  try {
+    rt.run(m->chat(req));
+    FAIL("expected rate_limited");
+  } catch (const Error& e) {
+    CHECK(e.code_enum() == errc::rate_limited);
+    CHECK(e.retry_after.has_value());
+    CHECK_THAT(e.what(), Catch::Matchers::Contains("timeout of 500 ms"));
+  }
+  CHECK(std::chrono::steady_clock::now() - t0 < 400ms);
+  CHECK(srv.requests().size() == 1);
+}
+
 TEST_CASE("Accounting: cost from the price table, totals, and hard budgets", "[accounting]") {
   FakeLlmServer srv;
   Runtime rt;

@@ -595,4 +595,71 @@ TEST_CASE("make_online_retriever: specs, env base URLs, JSON form, errors", "[on
   CHECK(expect_error([&] { make_online_retriever(rt.executor(), " , ", cfg); }).code_enum() == errc::config);
   ScopedEnv bad("MLRC_ARXIV_URL", "ftp://example.org");
   CHECK_THAT(expect_error([&] { make_online_retriever(rt.executor(), "arxiv", cfg); }).what(), Contains("arxiv: bad base URL (from MLRC_ARXIV_URL)"));
+
+  // A key set in `defaults` is per source: it never reaches another service.
+  FakeLlmServer other;
+  other.push(json(fx::openalex_works));
+  OnlineConfig keyed = cfg;
+  keyed.defaults.api_key = "defaults-SECRET-1234567890";
+  keyed.base_urls["openalex"] = other.base_url();
+  auto oa = make_online_retriever(rt.executor(), "openalex", keyed);
+  rt.run(oa->search(query("open access")));
+  REQUIRE(other.requests().size() == 1);
+  CHECK(other.requests()[0].header("x-api-key").empty());
+  CHECK(other.requests()[0].header("authorization").empty());
+}
+
+TEST_CASE("Fallback: a stalled source still answers from its stale cache within the per-source bound", "[online][fallback]") {
+  FakeLlmServer srv;
+  srv.push(json(fx::openalex_works));
+  TempDir tmp;
+  Runtime rt;
+  ScopedEnv oaurl("MLRC_OPENALEX_URL", srv.base_url());
+  OnlineConfig cfg;
+  cfg.defaults.cache.dir = tmp.path / "http";
+  cfg.defaults.cache.ttl = std::chrono::seconds(0);  // every stored entry is stale at once
+  cfg.fallback.per_source_timeout = std::chrono::milliseconds(1500);
+  auto chain = make_online_retriever(rt.executor(), "openalex", cfg);
+  auto fresh = rt.run(chain->search(query("open access")));  // fetched and stored
+  REQUIRE(!fresh.empty());
+  Reply silent = json(fx::openalex_works);
+  silent.fault = Fault::no_response;
+  silent.stall_for = 20s;
+  srv.set_handler([silent](const RecordedRequest&) { return silent; });
+  auto t0 = std::chrono::steady_clock::now();
+  auto hits = rt.run(chain->search(query("open access")));  // the server stalls: the stale entry answers
+  CHECK(std::chrono::steady_clock::now() - t0 < 1500ms);
+  REQUIRE(hits.size() == fresh.size());
+  CHECK(hits[0].id == fresh[0].id);
+  CHECK(hits[0].fields.at("source") == "openalex");
+  CHECK(chain->last_attempts().at(0).answered);
+}
+
+TEST_CASE("Cache: answers fetched with one credential are not served to another", "[online][cache]") {
+  FakeLlmServer srv;
+  srv.push(json(fx::hf_models));
+  srv.push(json(fx::hf_models));
+  TempDir tmp;
+  Runtime rt;
+  auto opts = [&](std::string key) {
+    OnlineOptions o;
+    o.base_url = srv.base_url();
+    o.api_key = std::move(key);
+    o.use_env = false;
+    o.cache.dir = tmp.path / "http";
+    return o;
+  };
+  HuggingFaceRetriever a(rt.executor(), opts("hf_tokenA-SECRET-111111"));
+  HuggingFaceRetriever b(rt.executor(), opts("hf_tokenB-SECRET-222222"));
+  auto q = query("bert", Corpus::models);
+  rt.run(a.search(q));
+  rt.run(a.search(q));  // served from the cache
+  CHECK(srv.requests().size() == 1);
+  rt.run(b.search(q));  // another token: asks the server
+  CHECK(srv.requests().size() == 2);
+  for (auto& f : std::filesystem::directory_iterator(tmp.path / "http")) {
+    std::ifstream in(f.path());
+    std::string text((std::istreambuf_iterator<char>(in)), {});
+    CHECK(text.find("SECRET") == std::string::npos);
+  }
 }

@@ -154,6 +154,15 @@ TEST_CASE("Targets: each API gets the query, limit and filters it supports", "[o
   m.license = "apache-2.0";
   CHECK(api::hf_target(Corpus::models, m, 4) == "/api/models?search=bert&limit=4&filter=text-classification&filter=license%3Aapache-2.0");
   CHECK(api::hf_target(Corpus::datasets, query("imdb", Corpus::datasets), 2) == "/api/datasets?search=imdb&limit=2");
+  // The Hub matches id substrings: a phrase is sent as its longest word.
+  CHECK(api::hf_search_word("bert for sentiment analysis") == "sentiment");
+  CHECK(api::hf_search_word("google-bert/bert-base-uncased, please") == "google-bert/bert-base-uncased");
+  CHECK(api::hf_target(Corpus::models, query("small bert sentiment", Corpus::models), 3) == "/api/models?search=sentiment&limit=3");
+  // Semantic Scholar documents that hyphenated terms match nothing: they are sent as words.
+  CHECK(api::s2_search_target(query("few-shot learning"), 2).starts_with("/graph/v1/paper/search?query=few%20shot%20learning&"));
+  // Only real arXiv categories become cat: filters; other hyphenated tags do not.
+  for (auto c : {"cs.CL", "cs", "hep-th", "q-bio.NC", "astro-ph.GA", "stat.ML"}) CHECK(api::arxiv_category(c));
+  for (auto c : {"question-answering", "few-shot", "text-classification", "CS.CL", "foo.bar", ""}) CHECK_FALSE(api::arxiv_category(c));
 
   auto g = query("tetris", Corpus::code, 3);
   g.license = "mit";
@@ -368,7 +377,9 @@ TEST_CASE("Response cache: atomic entries, TTL, corrupt files ignored and replac
 
   // Truncated entry, junk, and a header that lies about the length: all ignored.
   for (std::string junk : {std::string("{\"v\":1,\"url\":\"u\",\"stored_at\":1,\"bytes\":100}\nshort"), std::string("garbage"),
-                           std::string("{\"v\":1,\"stored_at\":1,\"bytes\":2}\nabc"), std::string("")}) {
+                           std::string("{\"v\":1,\"stored_at\":1,\"bytes\":2}\nabc"), std::string(""),
+                           // a header claiming 2 GiB: refused before any allocation
+                           std::string("{\"v\":1,\"stored_at\":1,\"bytes\":2147483647}\nabc")}) {
     std::ofstream(c.path_of(k), std::ios::binary | std::ios::trunc) << junk;
     CHECK_FALSE(c.get(k));
   }

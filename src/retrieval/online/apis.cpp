@@ -115,14 +115,18 @@ std::string year_range(const Query& q, char sep) {
 }  // namespace
 
 bool arxiv_category(std::string_view s) {
+  // The archives of arXiv's category taxonomy; a category is ARCHIVE or ARCHIVE.SUBJECT
+  // ("cs.CL", "hep-th", "q-bio.NC"). Anything else ("question-answering") is an ordinary tag.
+  static constexpr std::string_view archives[] = {"cs",      "math",    "stat",   "eess",   "econ",   "q-bio",  "q-fin",
+                                                  "physics", "astro-ph", "cond-mat", "gr-qc", "hep-ex", "hep-lat", "hep-ph",
+                                                  "hep-th",  "math-ph", "nlin",   "nucl-ex", "nucl-th", "quant-ph"};
   if (s.empty() || s.find(' ') != std::string_view::npos) return false;
   auto dot = s.find('.');
   auto archive = s.substr(0, dot);
-  if (archive.empty() || !std::all_of(archive.begin(), archive.end(), [](char c) { return (c >= 'a' && c <= 'z') || c == '-'; }))
-    return false;
-  if (dot == std::string_view::npos) return archive.find('-') != std::string_view::npos;  // hep-th, astro-ph
+  if (std::find(std::begin(archives), std::end(archives), archive) == std::end(archives)) return false;
+  if (dot == std::string_view::npos) return true;
   auto sub = s.substr(dot + 1);
-  return !sub.empty() && std::all_of(sub.begin(), sub.end(), [](char c) { return std::isalpha(static_cast<unsigned char>(c)); });
+  return !sub.empty() && std::all_of(sub.begin(), sub.end(), [](char c) { return std::isalpha(static_cast<unsigned char>(c)) || c == '-'; });
 }
 
 namespace {
@@ -237,7 +241,10 @@ const char* const s2_fields =
     "fieldsOfStudy,s2FieldsOfStudy,openAccessPdf";
 
 std::string s2_search_target(const Query& q, std::size_t limit) {
-  std::string t = "/graph/v1/paper/search?query=" + percent_encode(q.text) + "&fields=" + percent_encode(s2_fields) +
+  // The API documents that hyphenated terms match nothing: search for the words instead.
+  std::string text = q.text;
+  std::replace(text.begin(), text.end(), '-', ' ');
+  std::string t = "/graph/v1/paper/search?query=" + percent_encode(text) + "&fields=" + percent_encode(s2_fields) +
                   "&limit=" + std::to_string(limit);
   if (auto y = year_range(q, '-'); !y.empty()) t += "&year=" + y;
   return t;
@@ -518,8 +525,24 @@ std::vector<Record> arxiv_parse(std::string_view body) {
 // ---------------------------------------------------------------------------------------------
 // Hugging Face Hub
 
+std::string hf_search_word(std::string_view text) {
+  std::string best, cur;
+  auto flush = [&] {
+    if (cur.size() > best.size()) best = cur;
+    cur.clear();
+  };
+  for (char c : text) {
+    if (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' || c == '/') cur += c;
+    else flush();
+  }
+  flush();
+  return best;
+}
+
 std::string hf_target(Corpus c, const Query& q, std::size_t limit) {
-  std::string t = std::string(c == Corpus::datasets ? "/api/datasets" : "/api/models") + "?search=" + percent_encode(q.text) +
+  // The Hub's search= matches a substring of the repository id, so a phrase finds nothing: ask
+  // for the longest word (the rest of the query ranks the answers here).
+  std::string t = std::string(c == Corpus::datasets ? "/api/datasets" : "/api/models") + "?search=" + percent_encode(hf_search_word(q.text)) +
                   "&limit=" + std::to_string(limit);
   if (!q.tag.empty()) t += "&filter=" + percent_encode(q.tag);
   if (!q.license.empty()) t += "&filter=" + percent_encode("license:" + q.license);

@@ -68,6 +68,8 @@ std::string arxiv_target(const Query& q, std::size_t limit);
 std::vector<Record> arxiv_parse(std::string_view body);
 
 // ---- Hugging Face Hub (models or datasets)
+/** The word sent as the Hub's search= (its longest word: the Hub matches id substrings). */
+std::string hf_search_word(std::string_view text);
 std::string hf_target(Corpus c, const Query& q, std::size_t limit);
 // [model or dataset record…]
 std::vector<Record> hf_parse(Corpus c, std::string_view body);

@@ -49,6 +49,13 @@ std::optional<ResponseCache::Entry> ResponseCache::get(const std::string& key) c
   if (p.parse(header).get(h) || h["v"].get(v) || v != 1 || h["stored_at"].get(stored) || h["bytes"].get(bytes) || bytes < 0 ||
       bytes > (std::int64_t(1) << 31))
     return std::nullopt;
+  // Never trust the header's size beyond what the file holds (a damaged entry must not cost a
+  // huge allocation).
+  auto here = in.tellg();
+  in.seekg(0, std::ios::end);
+  auto end = in.tellg();
+  in.seekg(here);
+  if (here < 0 || end < 0 || bytes != static_cast<std::int64_t>(end - here)) return std::nullopt;
   Entry e;
   e.body.resize(static_cast<std::size_t>(bytes));
   in.read(e.body.data(), bytes);

@@ -227,6 +227,15 @@ std::shared_ptr<FallbackRetriever> make_online_retriever(asio::any_io_executor e
       throw Error(errc::config, "online retriever spec: source '" + raw + "' takes no argument (only local:PATH does)");
     std::string canonical = n == "semanticscholar" || n == "semantic-scholar" ? "s2" : n == "huggingface" ? "hf" : n;
     OnlineOptions o = cfg.defaults;
+    // A key or base URL is per source: one set in `defaults` must not reach the other services.
+    o.api_key.clear();
+    o.base_url.clear();
+    // Each source's own deadline ends before the chain's per-source bound, so that it can still
+    // serve a stale cached answer (a bound that fires first would only cancel it).
+    if (cfg.fallback.per_source_timeout.count() > 0) {
+      auto margin = std::min(std::chrono::milliseconds(500), cfg.fallback.per_source_timeout / 10);
+      o.timeout = std::min(o.timeout, cfg.fallback.per_source_timeout - margin);
+    }
     std::string url_key = canonical == "github-code" ? "github" : canonical;
     if (auto it = cfg.base_urls.find(url_key); it != cfg.base_urls.end()) o.base_url = it->second;
     if (auto it = cfg.api_keys.find(url_key); it != cfg.api_keys.end()) o.api_key = it->second;

@@ -90,7 +90,8 @@ Error OnlineSource::map_status(const Url& url, const HttpClient::Buffered& r) co
   int status = r.head.status;
   // GitHub signals an exhausted quota with 403 (or 429) and x-ratelimit-remaining: 0; the reset
   // time is a Unix timestamp.
-  if ((status == 403 || status == 429) && r.head.get("x-ratelimit-remaining") == "0") {
+  // A 403 with Retry-After is GitHub's secondary rate limit: also a 429.
+  if ((status == 403 || status == 429) && (r.head.get("x-ratelimit-remaining") == "0" || (status == 403 && !r.head.get("retry-after").empty()))) {
     Error e = error_from_http(429, r.body, r.head.get("retry-after"), what, key_);
     e.http_status = status;
     if (!e.retry_after) {
@@ -119,12 +120,19 @@ asio::awaitable<std::string> OnlineSource::fetch_network(const Url& url, clock::
     if (bucket_.enabled()) {
       auto wait = bucket_.take(1);
       if (wait > clock::duration::zero()) {
-        if (clock::now() + wait >= deadline)
+        if (clock::now() + wait >= deadline) {
+          bucket_.give_back(1);  // not used: a caller that gives up must not push the next ones back
           throw error(errc::rate_limited, "client-side rate limit of " + std::to_string(opts_.rate_limit.requests_per_minute) +
                                               " requests/minute: the next slot for " + where + " is " +
                                               std::to_string(std::chrono::duration_cast<milliseconds>(wait).count()) +
                                               " ms away, after the deadline");
-        co_await async_sleep(wait);
+        }
+        try {
+          co_await async_sleep(wait);
+        } catch (const Error& e) {
+          bucket_.give_back(1);
+          throw map_transport(url, e);
+        }
       }
     }
     if (clock::now() >= deadline)
@@ -139,7 +147,11 @@ asio::awaitable<std::string> OnlineSource::fetch_network(const Url& url, clock::
     }
     clock::duration wait{};
     if (auto give_up = plan_retry(*failure, attempt, opts_.retry, backoff_, deadline, wait)) throw *give_up;
-    co_await async_sleep(wait);
+    try {
+      co_await async_sleep(wait);
+    } catch (const Error& e) {
+      throw map_transport(url, e);  // names the source and URL
+    }
   }
 }
 
@@ -160,7 +172,9 @@ asio::awaitable<void> OnlineSource::get_body(const std::string& target, const st
     return Error(e.code_enum(), spec_.display + ": " + where + ": " + e.what(), redact(e.provider_text(), key_));
   };
 
-  const std::string key = cache_ ? ResponseCache::key("GET", shown, spec_.accept) : std::string();
+  // Answers depend on the credential (private repositories, quotas): the key holds a digest of it
+  // (never the credential itself), so a cache shared between tokens never mixes their answers.
+  const std::string key = cache_ ? ResponseCache::key("GET", shown, spec_.accept + (key_.empty() ? std::string() : "\n" + ResponseCache::key("KEY", key_, ""))) : std::string();
   std::optional<ResponseCache::Entry> cached;
   if (cache_) cached = cache_->get(key);
   if (cached && cached->fresh) {
@@ -180,6 +194,10 @@ asio::awaitable<void> OnlineSource::get_body(const std::string& target, const st
     body = co_await fetch_network(url, deadline);
   } catch (const Error& e) {
     failure = e;
+  } catch (const boost::system::system_error& e) {
+    // Asio reports a cancelled coroutine this way; the contract is Error(errc::cancelled).
+    if (e.code() != boost::asio::error::operation_aborted) throw;
+    failure = error(errc::cancelled, "cancelled while asking " + url.origin() + url.path);
   }
   if (failure) {
     if (cached && opts_.cache.serve_stale_on_error && stale_ok(failure->code_enum())) {
