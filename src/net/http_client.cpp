@@ -1,7 +1,9 @@
 #include "net/http_client.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -176,6 +178,7 @@ struct HttpClient::Impl {
   }
 
   asio::awaitable<std::unique_ptr<Conn>> connect(const Url& url, clock::time_point deadline, HttpTiming& t);
+  asio::awaitable<tcp::resolver::results_type> resolve_within(const Url& host, clock::time_point deadline);
 };
 
 namespace {
@@ -209,6 +212,45 @@ asio::awaitable<void> tunnel_connect(Stream& s, beast::flat_buffer& buf, const U
 
 }  // namespace
 
+// getaddrinfo runs on the resolver's own thread and honours neither a deadline nor cancellation:
+// the caller waits for it on a timer instead, and leaves a slow lookup behind at the deadline or
+// when cancelled (the lookup finishes on its own; its state is shared).
+asio::awaitable<tcp::resolver::results_type> HttpClient::Impl::resolve_within(const Url& host, clock::time_point deadline) {
+  struct Pending {
+    explicit Pending(const asio::any_io_executor& e) : resolver(e), signal(e) {}
+    tcp::resolver resolver;
+    asio::steady_timer signal;
+    std::mutex mu;
+    bool done = false;
+    boost::system::error_code ec;
+    tcp::resolver::results_type results;
+  };
+  auto st = std::make_shared<Pending>(ex);
+  st->signal.expires_at(deadline);
+  // The completion runs on this coroutine's executor (a strand per operation), so it cannot run
+  // before the wait below is in place, nor concurrently with the timer's use here.
+  auto here = co_await asio::this_coro::executor;
+  st->resolver.async_resolve(host.host, host.port,
+                             asio::bind_executor(here, [st](boost::system::error_code ec, tcp::resolver::results_type r) {
+                               {
+                                 std::lock_guard lk(st->mu);
+                                 st->ec = ec;
+                                 st->results = std::move(r);
+                                 st->done = true;
+                               }
+                               st->signal.cancel();
+                             }));
+  auto [wait_ec] = co_await st->signal.async_wait(tuple_awaitable);
+  std::lock_guard lk(st->mu);
+  if (!st->done) {
+    st->resolver.cancel();
+    if (wait_ec == asio::error::operation_aborted) throw Error(errc::cancelled, "HTTP resolve " + host.origin() + " cancelled");
+    throw Error(errc::timeout, "HTTP resolve " + host.origin() + " timed out (deadline passed)");
+  }
+  if (st->ec) fail(st->ec, "resolve", host);
+  co_return std::move(st->results);
+}
+
 asio::awaitable<std::unique_ptr<Conn>> HttpClient::Impl::connect(const Url& url, clock::time_point deadline, HttpTiming& t) {
   auto c = std::make_unique<Conn>();
   c->key = url.origin();
@@ -216,15 +258,11 @@ asio::awaitable<std::unique_ptr<Conn>> HttpClient::Impl::connect(const Url& url,
   const Url& first_hop = via ? *via : url;
   if (via && via->tls()) throw Error(errc::unsupported, "proxy " + via->origin() + ": only http:// proxies are supported");
 
-  tcp::resolver resolver(ex);
   tcp::resolver::results_type eps;
   {
     WaitTimer w{t};
-    auto [ec, r] = co_await resolver.async_resolve(first_hop.host, first_hop.port, tuple_awaitable);
-    if (ec) fail(ec, "resolve", first_hop);
-    eps = std::move(r);
+    eps = co_await resolve_within(first_hop, deadline);
   }
-  if (clock::now() >= deadline) throw Error(errc::timeout, "HTTP resolve " + first_hop.origin() + " timed out (deadline passed)");
   beast::tcp_stream stream(ex);
   stream.expires_at(deadline);
   {

@@ -376,7 +376,8 @@ asio::awaitable<RunSummary> Session::run() {
     retriever = make_online_retriever(I.rt.executor(), I.cfg.sources, oc);
   }
   if (!retriever && !I.cfg.index.empty()) retriever = std::make_shared<LocalRetriever>(I.cfg.index);
-  GateOptions gates{I.cfg.gates, I.cfg.gate_timeout, true};
+  // A gate that may not wait (timeout 0) takes its default without asking anyone.
+  GateOptions gates{I.cfg.gate_timeout.count() > 0 ? I.cfg.gates : 0u, I.cfg.gate_timeout, true};
 
   RunSummary sum;
   sum.run_id = I.id;

@@ -207,6 +207,13 @@ TEST_CASE("Semantic Scholar: search, paper and recommendations map like local S2
   CHECK_THAT(error_of([] { api::s2_parse_search("<html>"); }).what(), Contains("not JSON"));
   CHECK_THAT(error_of([] { api::s2_parse_search(R"({"data": 5})"); }).what(), Contains("'data' is not an array"));
   CHECK_THAT(error_of([] { api::s2_parse_search(R"({"data": [{"paperId": "x"}]})"); }).what(), Contains("has no \"title\""));
+  // One unusable record among good ones is skipped (as a bad line is in the local index); the
+  // open-access fields still go with the right paper.
+  auto mixed = api::s2_parse_search(R"({"data": [{"paperId": "bad", "title": null},
+      {"paperId": "good", "title": "Good paper", "abstract": "Fine.", "openAccessPdf": {"url": "https://x.org/good.pdf", "license": "CC-BY"}}]})");
+  REQUIRE(mixed.size() == 1);
+  CHECK(mixed[0].hit.id == "s2:good");
+  CHECK(mixed[0].hit.fields.at("pdf_url") == "https://x.org/good.pdf");
   CHECK_THAT(error_of([] { api::s2_parse_recommendations(R"({"papers": []})"); }).what(), Contains("'recommendedPapers' is missing"));
 }
 

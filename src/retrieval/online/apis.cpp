@@ -9,6 +9,7 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <functional>
 #include <cctype>
 #include <set>
 #include <sstream>
@@ -89,17 +90,26 @@ Record from_document(retrieval::Document&& d, Corpus c) {
   return r;
 }
 
-std::vector<Record> documents(array items, Corpus c, const char* what) {
+// The usable records of `items`. One unusable record (no id, a null title) is skipped, as the
+// local index skips a bad line; only a response none of whose records is usable is an error.
+std::vector<Record> documents(array items, Corpus c, const char* what,
+                              const std::function<void(element, Record&)>& also = {}) {
   std::vector<Record> out;
   std::size_t i = 0;
+  std::string first_problem;
   for (element e : items) {
     retrieval::Document d;
     std::string why;
     bool ok = c == Corpus::papers ? retrieval::paper_from_json(e, d, why) : retrieval::hf_from_json(e, c, d, why);
-    if (!ok) throw Error(errc::parse, std::string(what) + " " + std::to_string(i) + ": " + why);
-    out.push_back(from_document(std::move(d), c));
+    if (ok) {
+      out.push_back(from_document(std::move(d), c));
+      if (also) also(e, out.back());
+    } else if (first_problem.empty()) {
+      first_problem = std::string(what) + " " + std::to_string(i) + ": " + why;
+    }
     ++i;
   }
+  if (out.empty() && !first_problem.empty()) throw Error(errc::parse, first_problem);
   return out;
 }
 
@@ -284,10 +294,7 @@ void s2_open_access(element paper, Record& r) {
   if (pdf["url"].get(url) == simdjson::SUCCESS && !url.empty()) r.hit.fields["pdf_url"] = std::string(url);
 }
 std::vector<Record> s2_papers(array items, const char* what) {
-  std::vector<Record> out = documents(items, Corpus::papers, what);
-  std::size_t i = 0;
-  for (element e : items) s2_open_access(e, out[i++]);
-  return out;
+  return documents(items, Corpus::papers, what, [](element e, Record& r) { s2_open_access(e, r); });
 }
 }  // namespace
 
