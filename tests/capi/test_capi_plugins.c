@@ -368,6 +368,62 @@ int main(void) {
       CHECK(mlrc_retriever_open_local(&r2, rt, "/no/such/index") == MLRC_ENOTFOUND && r2 == NULL);
     }
     CHECK(mlrc_run_answer_gate(NULL, "help", "{}") == MLRC_EINVALID);
+    {
+      /* Every new entry point: NULL handles and out-pointers are MLRC_EINVALID, never a crash. */
+      mlrc_model *mp = NULL;
+      mlrc_retriever *rp = NULL;
+      mlrc_task *tp = NULL;
+      mlrc_planner *pp = NULL;
+      mlrc_session *sp = NULL;
+      mlrc_run *runp = NULL;
+      CHECK(mlrc_model_new(NULL, rt, SCRIPT) == MLRC_EINVALID);
+      CHECK(mlrc_model_new(&mp, NULL, SCRIPT) == MLRC_EINVALID && mp == NULL);
+      CHECK(mlrc_model_new(&mp, rt, NULL) == MLRC_EINVALID);
+      CHECK(mlrc_model_from_plugin(&mp, rt, NULL, NULL) == MLRC_EINVALID);
+      CHECK(mlrc_model_describe(NULL, &buf) == MLRC_EINVALID);
+      CHECK(mlrc_model_describe(model, NULL) == MLRC_EINVALID);
+      CHECK(mlrc_model_chat(model, NULL, &buf) == MLRC_EINVALID);
+      CHECK(mlrc_model_chat(model, "{}", NULL) == MLRC_EINVALID);
+      CHECK(mlrc_retriever_open_local(&rp, rt, NULL) == MLRC_EINVALID);
+      CHECK(mlrc_retriever_open_sources(&rp, NULL, "s2", NULL) == MLRC_EINVALID);
+      CHECK(mlrc_retriever_open_sources(&rp, rt, NULL, NULL) == MLRC_EINVALID);
+      CHECK(mlrc_retriever_open_sources(&rp, rt, "s2,bing", NULL) == MLRC_ECONFIG && rp == NULL &&
+            strstr(mlrc_error_last()->message, "bing") != NULL);
+      CHECK(mlrc_retriever_open_sources(&rp, rt, "s2,local", NULL) == MLRC_ECONFIG); /* local needs an index */
+      CHECK(mlrc_retriever_open_sources(&rp, rt, "s2,openalex", NULL) == 0 && rp != NULL);
+      mlrc_retriever_free(rp);
+      CHECK(mlrc_retriever_from_plugin(&rp, rt, NULL, NULL) == MLRC_EINVALID);
+      CHECK(mlrc_retriever_search(NULL, "{}", &buf) == MLRC_EINVALID);
+      CHECK(mlrc_retriever_search(retr, NULL, &buf) == MLRC_EINVALID);
+      CHECK(mlrc_retriever_search(retr, "{not json", &buf) == MLRC_EINVALID);
+      CHECK(mlrc_task_load(NULL, "x") == MLRC_EINVALID);
+      CHECK(mlrc_task_load(&tp, NULL) == MLRC_EINVALID);
+      CHECK(mlrc_task_info(NULL, &buf) == MLRC_EINVALID);
+      CHECK(mlrc_task_info(task, NULL) == MLRC_EINVALID);
+      CHECK(mlrc_task_baseline(NULL, rt, NULL, &buf) == MLRC_EINVALID);
+      CHECK(mlrc_task_baseline(task, NULL, NULL, &buf) == MLRC_EINVALID);
+      CHECK(mlrc_task_baseline(task, rt, NULL, NULL) == MLRC_EINVALID);
+      CHECK(mlrc_planner_new(NULL, model, NULL, NULL) == MLRC_EINVALID);
+      CHECK(mlrc_planner_on_event(NULL, NULL, NULL) == MLRC_EINVALID);
+      CHECK(mlrc_planner_run(NULL, "p", &buf) == MLRC_EINVALID);
+      CHECK(mlrc_planner_start(&runp, NULL, "p") == MLRC_EINVALID && runp == NULL);
+      CHECK(mlrc_planner_new(&pp, model, NULL, NULL) == 0);
+      CHECK(mlrc_planner_run(pp, NULL, &buf) == MLRC_EINVALID);
+      CHECK(mlrc_planner_start(NULL, pp, "p") == MLRC_EINVALID);
+      CHECK(mlrc_planner_start(&runp, pp, NULL) == MLRC_EINVALID);
+      mlrc_planner_free(pp);
+      CHECK(mlrc_session_create_from_idea(NULL, rt, task, idea, NULL) == MLRC_EINVALID);
+      CHECK(mlrc_session_create_from_idea(&sp, NULL, task, idea, NULL) == MLRC_EINVALID);
+      CHECK(mlrc_session_create_from_idea(&sp, rt, task, NULL, NULL) == MLRC_EINVALID);
+      CHECK(mlrc_session_set_model(NULL, model) == MLRC_EINVALID);
+      CHECK(mlrc_session_add_tool(NULL, &tool_vt, NULL) == MLRC_EINVALID);
+      CHECK(mlrc_session_set_executor(NULL, &exec_vt, NULL) == MLRC_EINVALID);
+      CHECK(mlrc_run_answer_gate(NULL, NULL, NULL) == MLRC_EINVALID);
+      mlrc_model_free(NULL);
+      mlrc_retriever_free(NULL);
+      mlrc_task_free(NULL);
+      mlrc_planner_free(NULL);
+    }
   }
 
   mlrc_task_free(task);
