@@ -127,8 +127,10 @@ class Agent {
   /** Human feedback at the gates in `gates` (before_execution, after_step, on_help). */
   void set_feedback(std::shared_ptr<FeedbackHandler> handler, GateOptions gates);
   /** For tools: the before_execution gate (true = run it) and the on_help gate. */
-  bool approve_execution(const std::string& command);
-  std::string request_help(const std::string& question);
+  /** Asks the before_execution gate (true without one); waits without blocking a thread. */
+  boost::asio::awaitable<bool> approve_execution(std::string command);
+  /** Asks the on_help gate; the text shown to the model. */
+  boost::asio::awaitable<std::string> request_help(std::string question);
   /** Receives the output of scripts the agent runs as it arrives (1 = stdout, 2 = stderr). */
   void on_output(std::function<void(int stream, std::string_view chunk)> cb);
   /** For tools: an observer forwarding to `on_output` (nullptr when nobody listens). */

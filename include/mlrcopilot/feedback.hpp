@@ -8,6 +8,8 @@
  *  A gate that gets no answer within `GateOptions::timeout` follows its default (top idea,
  *  `default_approve`, no feedback, "no help available"). */
 
+#include <boost/asio/awaitable.hpp>
+
 #include <chrono>
 #include <functional>
 #include <optional>
@@ -72,6 +74,12 @@ class ConsoleFeedback final : public FeedbackHandler {
  *  or threw. (The thread is detached if it overruns; its late answer is dropped.) */
 template <class T>
 std::optional<T> answer_within(std::chrono::seconds timeout, std::function<std::optional<T>()> fn);
+
+/** The same for coroutines: `fn` runs on a helper thread while the awaiting coroutine waits on a
+ *  timer, so a gate waiting for a human never blocks a runtime thread (other runs on the runtime
+ *  go on). Cancelling the awaiting operation ends the wait with Error(errc::cancelled). */
+template <class T>
+boost::asio::awaitable<std::optional<T>> answer_within_async(std::chrono::seconds timeout, std::function<std::optional<T>()> fn);
 
 }  // namespace v1
 }  // namespace mlrc

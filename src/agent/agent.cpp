@@ -241,20 +241,23 @@ void Agent::set_feedback(std::shared_ptr<FeedbackHandler> handler, GateOptions g
   impl_->gates = gates;
 }
 
-bool Agent::approve_execution(const std::string& command) {
+asio::awaitable<bool> Agent::approve_execution(std::string command) {
   auto& I = *impl_;
-  if (!I.feedback || !(I.gates.gates & gate_before_execution)) return true;
+  if (!I.feedback || !(I.gates.gates & gate_before_execution)) co_return true;
   auto h = I.feedback;
-  auto answer = answer_within<bool>(I.gates.timeout, [h, command] { return h->approve_execution(command); });
-  return answer.value_or(I.gates.default_approve);
+  // A named std::function, not a temporary in the co_await expression (GCC 12 destroys those twice).
+  std::function<std::optional<bool>()> ask = [h, command] { return h->approve_execution(command); };
+  auto answer = co_await answer_within_async<bool>(I.gates.timeout, std::move(ask));
+  co_return answer.value_or(I.gates.default_approve);
 }
 
-std::string Agent::request_help(const std::string& question) {
+asio::awaitable<std::string> Agent::request_help(std::string question) {
   auto& I = *impl_;
-  if (!I.feedback || !(I.gates.gates & gate_on_help)) return "No human is available for this run; continue on your own.";
+  if (!I.feedback || !(I.gates.gates & gate_on_help)) co_return "No human is available for this run; continue on your own.";
   auto h = I.feedback;
-  auto answer = answer_within<std::string>(I.gates.timeout, [h, question] { return h->help(question); });
-  return answer ? "The human answered: " + *answer : "No answer came in time; continue on your own.";
+  std::function<std::optional<std::string>()> ask = [h, question] { return h->help(question); };
+  auto answer = co_await answer_within_async<std::string>(I.gates.timeout, std::move(ask));
+  co_return answer ? "The human answered: " + *answer : "No answer came in time; continue on your own.";
 }
 void Agent::log_append(const std::string& entry) { impl_->log.push_back(entry); }
 const std::vector<std::string>& Agent::research_log() const noexcept { return impl_->log; }
@@ -446,8 +449,9 @@ asio::awaitable<AgentResult> Agent::run(std::string instructions, std::vector<Ag
       if (fb.empty() && I.feedback && (I.gates.gates & gate_after_step)) {
         auto h = I.feedback;
         AgentStep copy = st;
-        fb = answer_within<std::string>(I.gates.timeout, [h, copy]() -> std::optional<std::string> { return h->after_step(copy); })
-                 .value_or("");
+        std::function<std::optional<std::string>()> ask = [h, copy]() -> std::optional<std::string> { return h->after_step(copy); };
+        auto answer = co_await answer_within_async<std::string>(I.gates.timeout, std::move(ask));
+        fb = answer.value_or("");
       }
       if (!fb.empty()) shown += "\n\nHuman feedback: " + fb;
       st.shown = shown;

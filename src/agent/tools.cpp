@@ -188,7 +188,9 @@ std::vector<std::shared_ptr<Tool>> builtin_tools() {
                    [](Args& a, ToolContext& c) -> asio::awaitable<ToolOutput> {
                      std::string script = a.str("script");
                      c.workspace.resolve(script, false);  // confined
-                     if (!c.agent.approve_execution("python " + script))
+                     std::string command = "python " + script;
+                     bool approved = co_await c.agent.approve_execution(command);
+                     if (!approved)
                        co_return ToolOutput{"The human did not approve running " + script + ". Revise the plan or ask with request_help.", true};
                      Task t = c.harness.task();
                      t.run = {"{python}", script};
@@ -206,7 +208,11 @@ std::vector<std::shared_ptr<Tool>> builtin_tools() {
                    }));
   t.push_back(make("request_help", "Ask the human researcher a question (when stuck or when a decision needs them).",
                    schema({{"question", "string", "the question, with the context needed to answer it", true}}),
-                   [](Args& a, ToolContext& c) -> asio::awaitable<ToolOutput> { co_return ToolOutput{c.agent.request_help(a.str("question"))}; }));
+                   [](Args& a, ToolContext& c) -> asio::awaitable<ToolOutput> {
+                     std::string question = a.str("question");
+                     std::string answer = co_await c.agent.request_help(question);
+                     co_return ToolOutput{answer};
+                   }));
   t.push_back(make("research_log_append", "Add a note to the research log (kept across the whole run).",
                    schema({{"entry", "string", "the note", true}}),
                    [](Args& a, ToolContext& c) -> asio::awaitable<ToolOutput> {

@@ -3,6 +3,12 @@
 #include <mlrcopilot/feedback.hpp>
 #include <mlrcopilot/planner.hpp>
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <algorithm>
 #include <future>
 #include <iostream>
 #include <memory>
@@ -46,6 +52,34 @@ std::optional<T> answer_within(std::chrono::seconds timeout, std::function<std::
     return std::nullopt;
   }
 }
+template <class T>
+boost::asio::awaitable<std::optional<T>> answer_within_async(std::chrono::seconds timeout, std::function<std::optional<T>()> fn) {
+  namespace asio = boost::asio;
+  using clock = std::chrono::steady_clock;
+  auto task = std::make_shared<std::packaged_task<std::optional<T>()>>(std::move(fn));
+  auto fut = std::make_shared<std::future<std::optional<T>>>(task->get_future());
+  std::thread([task] { (*task)(); }).detach();
+  // The helper thread only touches its own task: the coroutine polls it, so nothing is posted to
+  // an executor that may be gone by the time a late answer comes.
+  const auto deadline = clock::now() + timeout;
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  while (fut->wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+    auto now = clock::now();
+    if (now >= deadline) co_return std::nullopt;
+    timer.expires_after(std::min<clock::duration>(std::chrono::milliseconds(20), deadline - now));
+    auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (ec == asio::error::operation_aborted) throw Error(errc::cancelled, "cancelled while waiting at a feedback gate");
+  }
+  try {
+    co_return fut->get();
+  } catch (...) {
+    co_return std::nullopt;
+  }
+}
+template boost::asio::awaitable<std::optional<std::size_t>> answer_within_async(std::chrono::seconds, std::function<std::optional<std::size_t>()>);
+template boost::asio::awaitable<std::optional<bool>> answer_within_async(std::chrono::seconds, std::function<std::optional<bool>()>);
+template boost::asio::awaitable<std::optional<std::string>> answer_within_async(std::chrono::seconds, std::function<std::optional<std::string>()>);
+
 template std::optional<std::size_t> answer_within(std::chrono::seconds, std::function<std::optional<std::size_t>()>);
 template std::optional<bool> answer_within(std::chrono::seconds, std::function<std::optional<bool>()>);
 template std::optional<std::string> answer_within(std::chrono::seconds, std::function<std::optional<std::string>()>);

@@ -426,7 +426,9 @@ asio::awaitable<RunSummary> Session::run() {
           auto h = I.announcing();
           auto ideas_copy = result.ideas;
           auto extra_box = std::make_shared<std::string>();
-          auto answer = answer_within<std::size_t>(gates.timeout, [h, ideas_copy, extra_box] { return h->choose_idea(ideas_copy, *extra_box); });
+          // A named std::function, not a temporary in the co_await expression (GCC 12 destroys those twice).
+          std::function<std::optional<std::size_t>()> ask = [h, ideas_copy, extra_box] { return h->choose_idea(ideas_copy, *extra_box); };
+          auto answer = co_await answer_within_async<std::size_t>(gates.timeout, std::move(ask));
           if (answer && *answer < result.ideas.size()) pick = *answer, extra = *extra_box;
         }
         const Idea& best = result.ideas[pick];
