@@ -411,3 +411,23 @@ def test_blocking_call_from_an_event_callback_is_refused(runtime, tmp_path):
     planner.on_event(on_event)
     planner.run(PAPER)
     assert seen and "thread of its runtime" in seen[0]
+
+
+def test_a_waiting_gate_does_not_stall_other_runs_on_the_runtime(runtime, tmp_path):
+    # One runtime thread: session A waits at its gate for an answer while session B runs through.
+    a = m.Session.create(runtime, paper=PAPER, task=TASK, model=MODEL, ideas=2, home=tmp_path / "a",
+                         gates=m.GATE_CHOOSE_IDEA, gate_timeout_s=120)
+    b = m.Session.create(runtime, paper=PAPER, task=TASK, model=MODEL, ideas=2, home=tmp_path / "b")
+    run_a = a.start()
+    for ev in run_a.events():
+        if ev.kind == "gate_waiting":
+            break
+    import time
+    t0 = time.monotonic()
+    assert b.run()["success"] is True       # not held up by A's open gate
+    assert time.monotonic() - t0 < 60
+    run_a.answer_gate("choose_idea", {"index": 0})
+    assert run_a.wait()["success"] is True
+    run_a.close()
+    a.close()
+    b.close()
