@@ -1,5 +1,6 @@
-// The local index (BM25F over memory-mapped segments) against SQLite FTS5 on the 123k-paper corpus:
-// build time and size, query latency, and known-item search quality.
+// The local index (BM25F over memory-mapped segments) against SQLite FTS5 — and Xapian when the
+// bench was built with libxapian-dev — on the 123k-paper corpus: build time and size, query
+// latency, and known-item search quality.
 //
 //   mlrc_bench_retrieval [--data DIR] [--work DIR] [--queries N] [--fts-tokenizer "unicode61"] [--keep]
 //
@@ -11,12 +12,18 @@
 // Set B: the title reworded: stop words dropped, one word dropped (when 3+ remain), order shuffled.
 // FTS5 gets the same words, each quoted, joined by OR, ranked by bm25(fts, 3.0, 1.0) (title
 // weight 3, abstract 1 as in our engine), and the same stop words removed from the query.
+// Xapian (1.4, its default BM25 weighting) indexes the title with wdf increment 3 and the abstract
+// with 1 (without positions), English stemming (STEM_SOME, its default), one commit; queries are
+// the same words OR-ed, stemmed like the index.
 #include <mlrcopilot/retriever.hpp>
 
 #include "retrieval/ingest.hpp"
 #include "retrieval/tokenizer.hpp"
 
 #include <sqlite3.h>
+#ifdef MLRC_HAVE_XAPIAN
+#include <xapian.h>
+#endif
 
 #include <algorithm>
 #include <chrono>
@@ -278,6 +285,32 @@ int main(int argc, char** argv) {
   double fts_build = seconds_since(t0), fts_cpu = cpu_seconds() - c0;
   std::uint64_t fts_bytes = dir_bytes(work / "fts5.db");
 
+#ifdef MLRC_HAVE_XAPIAN
+  t0 = Clock::now();
+  c0 = cpu_seconds();
+  {
+    Xapian::WritableDatabase xdb((work / "xapian").string(), Xapian::DB_CREATE_OR_OVERWRITE);
+    Xapian::TermGenerator tg;
+    tg.set_stemmer(Xapian::Stem("english"));
+    mlrc::retrieval::Warnings w3;
+    mlrc::retrieval::for_each_document(
+        mlrc::Corpus::papers, files,
+        [&](mlrc::retrieval::Document&& d) {
+          Xapian::Document doc;
+          tg.set_document(doc);
+          // No positions: neither query set needs phrases, and our index keeps none either.
+          tg.index_text_without_positions(d.title, 3);
+          tg.index_text_without_positions(d.stored_text, 1);
+          doc.set_data(d.id);
+          xdb.add_document(doc);
+        },
+        w3);
+    xdb.commit();
+  }
+  double xap_build = seconds_since(t0), xap_cpu = cpu_seconds() - c0;
+  std::uint64_t xap_bytes = dir_bytes(work / "xapian");
+#endif
+
   // Queries.
   std::mt19937_64 rng(20240601);
   std::vector<std::size_t> order(papers.size());
@@ -323,6 +356,34 @@ int main(int argc, char** argv) {
   auto oa = run(set_a, ours_search), ob = run(set_b, ours_search);
   auto fa = run(set_a, fts_search), fb = run(set_b, fts_search);
   sqlite3_finalize(sel);
+#ifdef MLRC_HAVE_XAPIAN
+  Xapian::Database xdb((work / "xapian").string());
+  Xapian::Enquire enquire(xdb);
+  Xapian::Stem stem("english");
+  auto xap_search = [&](const std::string& text) {
+    // The same words as FTS5 gets (stop words out), stemmed as the index was (STEM_SOME: "Z" + stem).
+    std::vector<Xapian::Query> terms;
+    std::string w;
+    auto flush = [&] {
+      if (!w.empty() && !mlrc::retrieval::is_stop_word(w)) terms.emplace_back("Z" + stem(w));
+      w.clear();
+    };
+    for (char c : text) {
+      auto u = static_cast<unsigned char>(c);
+      if (std::isalnum(u) || u >= 0x80) w += char(std::tolower(u));
+      else flush();
+    }
+    flush();
+    std::vector<std::string> ids;
+    if (terms.empty()) return ids;
+    enquire.set_query(Xapian::Query(Xapian::Query::OP_OR, terms.begin(), terms.end()));
+    auto mset = enquire.get_mset(0, 10);
+    for (auto it = mset.begin(); it != mset.end(); ++it) ids.push_back(it.get_document().get_data());
+    return ids;
+  };
+  run(warm, xap_search);
+  auto xa = run(set_a, xap_search), xb = run(set_b, xap_search);
+#endif
 
   std::printf("\n%zu known-item queries per set; A = first abstract sentence, B = reworded title\n", set_a.size());
   std::printf("FTS5 tokenizer: %s; FTS5 query errors: %zu; our index opened in %.2f ms\n\n", fts_tokenizer.c_str(),
@@ -336,6 +397,11 @@ int main(int argc, char** argv) {
   };
   row("mlrc local (BM25F)", ours_build, ours_cpu, ours_bytes, oa, ob);
   row("SQLite FTS5", fts_build, fts_cpu, fts_bytes, fa, fb);
+#ifdef MLRC_HAVE_XAPIAN
+  row(("Xapian " + std::string(Xapian::version_string()) + " (BM25)").c_str(), xap_build, xap_cpu, xap_bytes, xa, xb);
+#else
+  std::printf("| Xapian | not built (install libxapian-dev and reconfigure) | | | | | | | | | |\n");
+#endif
   std::printf("\nspeed-up of p50: A %.1fx, B %.1fx; build %.2fx; %llu documents indexed\n",
               percentile(fa.ms, 0.5) / percentile(oa.ms, 0.5), percentile(fb.ms, 0.5) / percentile(ob.ms, 0.5),
               fts_build / ours_build, (unsigned long long)report.added);

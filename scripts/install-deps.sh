@@ -14,8 +14,9 @@ if [[ "${1:-}" == "--test" ]]; then
   # The notebook test executes examples/notebooks/quickstart.ipynb headless.
   pkgs+=(catch2 python3-pytest python3-pip python3-setuptools python3-nbclient python3-nbformat python3-ipykernel python3-matplotlib)
 fi
-# ccache speeds rebuilds when present; not required.
-optional=(ccache)
+# ccache speeds rebuilds when present; libxapian-dev adds Xapian to the retrieval benchmark.
+# Neither is required.
+optional=(ccache libxapian-dev)
 
 missing=()
 for p in "${pkgs[@]}"; do
