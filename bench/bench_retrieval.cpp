@@ -133,7 +133,9 @@ std::string reword(const std::string& title, std::mt19937_64& rng) {
 
 // An FTS5 MATCH expression: each word quoted ("" escapes a quote), joined by OR. Words are split
 // at ASCII non-alphanumerics like unicode61 does, lower-cased, stop words dropped, duplicates dropped.
-std::string fts_query(const std::string& text) {
+// The query words every competitor gets: split at ASCII non-alphanumerics, lower-cased, stop words
+// and duplicates dropped.
+std::vector<std::string> query_terms(const std::string& text) {
   std::vector<std::string> terms;
   std::string w;
   auto flush = [&] {
@@ -147,6 +149,11 @@ std::string fts_query(const std::string& text) {
     else flush();
   }
   flush();
+  return terms;
+}
+
+std::string fts_query(const std::string& text) {
+  std::vector<std::string> terms = query_terms(text);
   std::string q;
   for (auto& t : terms) {
     std::string quoted = "\"";
@@ -363,17 +370,7 @@ int main(int argc, char** argv) {
   auto xap_search = [&](const std::string& text) {
     // The same words as FTS5 gets (stop words out), stemmed as the index was (STEM_SOME: "Z" + stem).
     std::vector<Xapian::Query> terms;
-    std::string w;
-    auto flush = [&] {
-      if (!w.empty() && !mlrc::retrieval::is_stop_word(w)) terms.emplace_back("Z" + stem(w));
-      w.clear();
-    };
-    for (char c : text) {
-      auto u = static_cast<unsigned char>(c);
-      if (std::isalnum(u) || u >= 0x80) w += char(std::tolower(u));
-      else flush();
-    }
-    flush();
+    for (auto& w : query_terms(text)) terms.emplace_back("Z" + stem(w));
     std::vector<std::string> ids;
     if (terms.empty()) return ids;
     enquire.set_query(Xapian::Query(Xapian::Query::OP_OR, terms.begin(), terms.end()));

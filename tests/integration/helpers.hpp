@@ -5,6 +5,7 @@
 #include <mlrcopilot/runtime.hpp>
 
 #include "temp_dir.hpp"
+#include "test_util.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -19,16 +20,6 @@
 
 namespace mlrc::test {
 
-// Runs `f` and returns the mlrc::Error it throws (fails the test if it throws nothing).
-inline Error expect_error(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e;
-  }
-  FAIL("expected an mlrc::Error");
-  return Error(errc::internal, "unreachable");
-}
 
 // Collects what a streamed reply delivered.
 class Collect : public StreamObserver {

@@ -37,13 +37,6 @@ OnlineOptions at(const FakeLlmServer& srv, std::string key = {}) {
   return o;
 }
 
-Query query(std::string text, Corpus c = Corpus::papers, std::size_t k = 10) {
-  Query q;
-  q.text = std::move(text);
-  q.corpus = c;
-  q.top_k = k;
-  return q;
-}
 
 Reply json(std::string body, int status = 200) { return Reply::json(status, std::move(body)); }
 Reply rate_limited(std::string retry_after) {

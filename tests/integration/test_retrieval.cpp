@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include "temp_dir.hpp"
+#include "test_util.hpp"
 
 #include <mlrcopilot/retriever.hpp>
 
@@ -43,6 +44,7 @@ using mlrc::Query;
 
 namespace {
 
+using mlrc::test::query;
 using mlrc::test::TempDir;
 
 void put(const fs::path& p, const std::string& s) {
@@ -67,13 +69,6 @@ mlrc::Error expect_error(const std::function<void()>& f) {
   return mlrc::Error(errc::internal, "unreachable");
 }
 
-Query query(std::string text, Corpus c = Corpus::papers, std::size_t k = 10) {
-  Query q;
-  q.text = std::move(text);
-  q.corpus = c;
-  q.top_k = k;
-  return q;
-}
 
 std::vector<std::string> ids(const std::vector<Hit>& hits) {
   std::vector<std::string> out;

@@ -5,6 +5,7 @@
 
 #include "online_fixtures.hpp"
 #include "temp_dir.hpp"
+#include "test_util.hpp"
 
 #include "net/retry.hpp"
 #include "retrieval/online/apis.hpp"
@@ -20,26 +21,10 @@ namespace api = mlrc::detail::online;
 namespace atom = mlrc::detail::atom;
 namespace fx = mlrc::test::fixtures;
 using Catch::Matchers::Contains;
+using mlrc::test::expect_error;
+using mlrc::test::query;
 
 namespace {
-
-Error error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e;
-  }
-  FAIL("expected an mlrc::Error");
-  return Error(errc::internal, "unreachable");
-}
-
-Query query(std::string text, Corpus c = Corpus::papers, std::size_t k = 10) {
-  Query q;
-  q.text = std::move(text);
-  q.corpus = c;
-  q.top_k = k;
-  return q;
-}
 
 std::vector<Hit> hits_of(std::vector<api::Record> r, const Query& q) { return api::finish(q, std::move(r), "test"); }
 
@@ -93,30 +78,30 @@ TEST_CASE("Atom: namespaces are matched by URI, not by prefix", "[online][atom]"
 TEST_CASE("Atom: entities and character references", "[online][atom]") {
   CHECK(atom::decode_entities("a &lt;b&gt; &quot;c&quot; &apos;d&apos; &amp;amp;") == "a <b> \"c\" 'd' &amp;");
   CHECK(atom::decode_entities("&#233;&#xE9;&#x1F600;") == "\xC3\xA9\xC3\xA9\xF0\x9F\x98\x80");
-  CHECK(error_of([] { atom::decode_entities("&nbsp;"); }).code_enum() == errc::parse);
-  CHECK(error_of([] { atom::decode_entities("&#xZZ;"); }).code_enum() == errc::parse);
-  CHECK(error_of([] { atom::decode_entities("AT&T rocks"); }).code_enum() == errc::parse);
-  CHECK(error_of([] { atom::decode_entities("&#xD800;"); }).code_enum() == errc::parse);
+  CHECK(expect_error([] { atom::decode_entities("&nbsp;"); }).code_enum() == errc::parse);
+  CHECK(expect_error([] { atom::decode_entities("&#xZZ;"); }).code_enum() == errc::parse);
+  CHECK(expect_error([] { atom::decode_entities("AT&T rocks"); }).code_enum() == errc::parse);
+  CHECK(expect_error([] { atom::decode_entities("&#xD800;"); }).code_enum() == errc::parse);
 }
 
 TEST_CASE("Atom: malformed documents are errors naming the line", "[online][atom]") {
-  auto e = error_of([] { atom::parse_feed("<feed xmlns=\"http://www.w3.org/2005/Atom\">\n<entry>\n<id>x</title>\n</entry></feed>"); });
+  auto e = expect_error([] { atom::parse_feed("<feed xmlns=\"http://www.w3.org/2005/Atom\">\n<entry>\n<id>x</title>\n</entry></feed>"); });
   CHECK(e.code_enum() == errc::parse);
   CHECK_THAT(e.what(), Contains("line 3") && Contains("</title>"));
-  CHECK_THAT(error_of([] { atom::parse_feed("<feed xmlns=\"http://www.w3.org/2005/Atom\"><entry>"); }).what(), Contains("not closed"));
-  CHECK_THAT(error_of([] { atom::parse_feed("<html><body>Service Unavailable</body></html>"); }).what(), Contains("not an Atom <feed>"));
-  CHECK_THAT(error_of([] { atom::parse_feed("<feed xmlns=\"http://www.w3.org/2005/Atom\"><q:x/></feed>"); }).what(),
+  CHECK_THAT(expect_error([] { atom::parse_feed("<feed xmlns=\"http://www.w3.org/2005/Atom\"><entry>"); }).what(), Contains("not closed"));
+  CHECK_THAT(expect_error([] { atom::parse_feed("<html><body>Service Unavailable</body></html>"); }).what(), Contains("not an Atom <feed>"));
+  CHECK_THAT(expect_error([] { atom::parse_feed("<feed xmlns=\"http://www.w3.org/2005/Atom\"><q:x/></feed>"); }).what(),
              Contains("undeclared namespace prefix 'q'"));
-  CHECK_THAT(error_of([] { atom::parse_feed("<feed xmlns=\"http://www.w3.org/2005/Atom\" a=b></feed>"); }).what(), Contains("not quoted"));
-  CHECK_THAT(error_of([] { atom::parse_feed(""); }).what(), Contains("no root element"));
-  CHECK_THAT(error_of([] { atom::parse_feed("{\"json\": true}"); }).what(), Contains("text outside the root"));
+  CHECK_THAT(expect_error([] { atom::parse_feed("<feed xmlns=\"http://www.w3.org/2005/Atom\" a=b></feed>"); }).what(), Contains("not quoted"));
+  CHECK_THAT(expect_error([] { atom::parse_feed(""); }).what(), Contains("no root element"));
+  CHECK_THAT(expect_error([] { atom::parse_feed("{\"json\": true}"); }).what(), Contains("text outside the root"));
 }
 
 TEST_CASE("Atom: a document split at any byte boundary parses the same (no hidden state)", "[online][atom]") {
   // The parser takes whole documents; this checks it never reads past the end of what it is given.
   for (std::size_t cut : {std::size_t(10), std::size_t(200), fx::arxiv_feed.size() / 2, fx::arxiv_feed.size() - 10}) {
     std::string part = fx::arxiv_feed.substr(0, cut);
-    CHECK(error_of([&] { atom::parse_feed(part); }).code_enum() == errc::parse);
+    CHECK(expect_error([&] { atom::parse_feed(part); }).code_enum() == errc::parse);
   }
   CHECK(atom::parse_feed(fx::arxiv_feed).entries.size() == 2);
 }
@@ -204,9 +189,9 @@ TEST_CASE("Semantic Scholar: search, paper and recommendations map like local S2
   CHECK(p.year == 2024);
   CHECK(api::s2_parse_recommendations(fx::s2_recommendations).size() == 3);
 
-  CHECK_THAT(error_of([] { api::s2_parse_search("<html>"); }).what(), Contains("not JSON"));
-  CHECK_THAT(error_of([] { api::s2_parse_search(R"({"data": 5})"); }).what(), Contains("'data' is not an array"));
-  CHECK_THAT(error_of([] { api::s2_parse_search(R"({"data": [{"paperId": "x"}]})"); }).what(), Contains("has no \"title\""));
+  CHECK_THAT(expect_error([] { api::s2_parse_search("<html>"); }).what(), Contains("not JSON"));
+  CHECK_THAT(expect_error([] { api::s2_parse_search(R"({"data": 5})"); }).what(), Contains("'data' is not an array"));
+  CHECK_THAT(expect_error([] { api::s2_parse_search(R"({"data": [{"paperId": "x"}]})"); }).what(), Contains("has no \"title\""));
   // One unusable record among good ones is skipped (as a bad line is in the local index); the
   // open-access fields still go with the right paper.
   auto mixed = api::s2_parse_search(R"({"data": [{"paperId": "bad", "title": null},
@@ -214,13 +199,13 @@ TEST_CASE("Semantic Scholar: search, paper and recommendations map like local S2
   REQUIRE(mixed.size() == 1);
   CHECK(mixed[0].hit.id == "s2:good");
   CHECK(mixed[0].hit.fields.at("pdf_url") == "https://x.org/good.pdf");
-  CHECK_THAT(error_of([] { api::s2_parse_recommendations(R"({"papers": []})"); }).what(), Contains("'recommendedPapers' is missing"));
+  CHECK_THAT(expect_error([] { api::s2_parse_recommendations(R"({"papers": []})"); }).what(), Contains("'recommendedPapers' is missing"));
 }
 
 TEST_CASE("OpenAlex: works with inverted-index abstracts", "[online][openalex]") {
   CHECK(api::openalex_abstract(R"({"world": [1], "Hello": [0], "again": [3], "hello": [2]})") == "Hello world hello again");
   CHECK(api::openalex_abstract("{}").empty());
-  CHECK(error_of([] { api::openalex_abstract(R"({"a": ["x"]})"); }).code_enum() == errc::parse);
+  CHECK(expect_error([] { api::openalex_abstract(R"({"a": ["x"]})"); }).code_enum() == errc::parse);
 
   auto recs = api::openalex_parse(fx::openalex_works);
   REQUIRE(recs.size() == 2);
@@ -241,8 +226,8 @@ TEST_CASE("OpenAlex: works with inverted-index abstracts", "[online][openalex]")
   CHECK(hits[1].fields.count("abstract") == 0);
   CHECK(hits[1].fields.at("url") == "https://openalex.org/W3038568908");
 
-  CHECK_THAT(error_of([] { api::openalex_parse(R"({"meta": {}})"); }).what(), Contains("'results' is missing"));
-  CHECK_THAT(error_of([] { api::openalex_parse(R"({"results": [{"title": "x"}]})"); }).what(), Contains("results[0] has no \"id\""));
+  CHECK_THAT(expect_error([] { api::openalex_parse(R"({"meta": {}})"); }).what(), Contains("'results' is missing"));
+  CHECK_THAT(expect_error([] { api::openalex_parse(R"({"results": [{"title": "x"}]})"); }).what(), Contains("results[0] has no \"id\""));
 }
 
 TEST_CASE("arXiv: entries become arxiv: hits with categories as venue and tags", "[online][arxiv]") {
@@ -266,10 +251,10 @@ TEST_CASE("arXiv: entries become arxiv: hits with categories as venue and tags",
   REQUIRE(hits.size() == 1);
   CHECK(hits[0].id == "arxiv:2408.14033");
 
-  auto e = error_of([] { api::arxiv_parse(fx::arxiv_error_feed); });
+  auto e = expect_error([] { api::arxiv_parse(fx::arxiv_error_feed); });
   CHECK(e.code_enum() == errc::provider_error);
   CHECK_THAT(e.what(), Contains("incorrect id format for 1234.12345"));
-  CHECK(error_of([] { api::arxiv_parse("Rate exceeded."); }).code_enum() == errc::parse);
+  CHECK(expect_error([] { api::arxiv_parse("Rate exceeded."); }).code_enum() == errc::parse);
 }
 
 TEST_CASE("Hugging Face: models and datasets map like local Hub records", "[online][hf]") {
@@ -300,8 +285,8 @@ TEST_CASE("Hugging Face: models and datasets map like local Hub records", "[onli
   CHECK(ds[0].fields.at("url") == "https://huggingface.co/datasets/stanfordnlp/imdb");
   CHECK(ds[0].fields.at("license") == "other");
 
-  CHECK_THAT(error_of([] { api::hf_parse(Corpus::models, R"({"error": "x"})"); }).what(), Contains("expected a JSON array"));
-  CHECK_THAT(error_of([] { api::hf_parse(Corpus::models, R"([{"likes": 1}])"); }).what(), Contains("record 0"));
+  CHECK_THAT(expect_error([] { api::hf_parse(Corpus::models, R"({"error": "x"})"); }).what(), Contains("expected a JSON array"));
+  CHECK_THAT(expect_error([] { api::hf_parse(Corpus::models, R"([{"likes": 1}])"); }).what(), Contains("record 0"));
 }
 
 TEST_CASE("GitHub: repositories and code search items", "[online][github]") {
@@ -326,8 +311,8 @@ TEST_CASE("GitHub: repositories and code search items", "[online][github]") {
   // "addClass" -> add, class (+ its plural "classes"), addclass: the file name and path match too.
   CHECK(code[0].matched_fields == std::vector<std::string>{"name", "code", "path"});
 
-  CHECK_THAT(error_of([] { api::github_parse(false, R"({"items": [{"name": "x"}]})"); }).what(), Contains("full_name"));
-  CHECK_THAT(error_of([] { api::github_parse(true, R"({"message": "Validation Failed"})"); }).what(), Contains("'items' is missing"));
+  CHECK_THAT(expect_error([] { api::github_parse(false, R"({"items": [{"name": "x"}]})"); }).what(), Contains("full_name"));
+  CHECK_THAT(expect_error([] { api::github_parse(true, R"({"message": "Validation Failed"})"); }).what(), Contains("'items' is missing"));
 }
 
 TEST_CASE("finish: client-side filters follow the local index's rules - top_k - empty queries", "[online][finish]") {
@@ -348,8 +333,8 @@ TEST_CASE("finish: client-side filters follow the local index's rules - top_k - 
   q = query("transformers", Corpus::papers, 1);
   CHECK(hits_of(recs, q).size() == 1);
 
-  CHECK(error_of([] { api::check_query(query("  ")); }).code_enum() == errc::invalid_argument);
-  CHECK(error_of([] { api::check_query(query("the of and")); }).code_enum() == errc::invalid_argument);
+  CHECK(expect_error([] { api::check_query(query("  ")); }).code_enum() == errc::invalid_argument);
+  CHECK(expect_error([] { api::check_query(query("the of and")); }).code_enum() == errc::invalid_argument);
   CHECK_NOTHROW(api::check_query(query("bert")));
 }
 
