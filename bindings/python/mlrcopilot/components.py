@@ -71,10 +71,8 @@ class Model(_Wrapped):
     def from_python(cls, impl: Any, runtime: Optional[Runtime] = None) -> "Model":
         """Wraps an object with ``chat(request: dict) -> dict`` (see plugins.ModelPlugin)."""
         rt = _rt(runtime)
-        holder: List[Any] = []
-        plugins.register(plugins.model_vtable, impl, lambda vt, token: _install(
-            holder, ModelHandle, _capi.mlrc_model_from_plugin, rt._h.ptr, vt, token))
-        return cls(holder[0], rt)
+        return cls(plugins.register(plugins.model_vtable, impl, lambda vt, token: new_handle(
+            ModelHandle, _capi.mlrc_model_from_plugin, rt._h.ptr, vt, token)), rt)
 
     def describe(self) -> str:
         buf = Buf()
@@ -92,16 +90,6 @@ class Model(_Wrapped):
 
     def __repr__(self) -> str:
         return "<Model closed>" if self.closed else f"<Model {self.describe()}>"
-
-
-def _install(holder: List[Any], cls, fn, *args) -> int:
-    """Calls fn(&out, *args); on success wraps the handle into holder; returns the code."""
-    import ctypes
-    out = ctypes.c_void_p()
-    rc = fn(ctypes.byref(out), *args)
-    if rc == 0:
-        holder.append(cls(out.value))
-    return rc
 
 
 class Retriever(_Wrapped):
@@ -132,10 +120,8 @@ class Retriever(_Wrapped):
     def from_python(cls, impl: Any, runtime: Optional[Runtime] = None) -> "Retriever":
         """Wraps an object with ``search(query: dict) -> list`` and ``corpora``."""
         rt = _rt(runtime)
-        holder: List[Any] = []
-        plugins.register(plugins.retriever_vtable, impl, lambda vt, token: _install(
-            holder, RetrieverHandle, _capi.mlrc_retriever_from_plugin, rt._h.ptr, vt, token))
-        return cls(holder[0], rt)
+        return cls(plugins.register(plugins.retriever_vtable, impl, lambda vt, token: new_handle(
+            RetrieverHandle, _capi.mlrc_retriever_from_plugin, rt._h.ptr, vt, token)), rt)
 
     def search(self, text: str, corpus: str = "papers", top_k: int = 10, *,
                year_min: Optional[int] = None, year_max: Optional[int] = None,

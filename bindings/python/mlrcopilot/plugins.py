@@ -183,12 +183,13 @@ def executor_vtable(executor: Any) -> Tuple[_capi.mlrc_executor_i, int]:
     return vt, _register(executor, "executor")
 
 
-def register(make_vtable, obj: Any, install: Callable[[Any, int], int]) -> None:
-    """Builds obj's vtable, hands it to `install(byref(vtable), token)`; if the library refuses
-    it (never calls release), the registry entry is dropped again."""
+def register(make_vtable, obj: Any, install: Callable[[Any, int], Any]) -> Any:
+    """Builds obj's vtable and hands it to `install(byref(vtable), token)`, which raises the typed
+    error if the library refuses it (the library then never calls release, so the registry entry
+    is dropped here). Returns what `install` returns."""
     vt, token = make_vtable(obj)
-    rc = install(ctypes.byref(vt), token)
-    if rc != 0:
+    try:
+        return install(ctypes.byref(vt), token)
+    except BaseException:
         _release(token)
-        from ._handles import last_error
-        raise last_error(rc)
+        raise

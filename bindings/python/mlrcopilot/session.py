@@ -216,13 +216,13 @@ class Session(_CallbackOwner):
         """Gives the agent a tool written in Python (see plugins.Tool)."""
         from . import plugins
         plugins.register(plugins.tool_vtable, tool,
-                         lambda vt, token: _capi.mlrc_session_add_tool(self._h.ptr, vt, token))
+                         lambda vt, token: check(_capi.mlrc_session_add_tool(self._h.ptr, vt, token)))
 
     def set_executor(self, executor: Any) -> None:
         """Runs the task's scripts with a Python executor (see plugins.ExecutorPlugin)."""
         from . import plugins
         plugins.register(plugins.executor_vtable, executor,
-                         lambda vt, token: _capi.mlrc_session_set_executor(self._h.ptr, vt, token))
+                         lambda vt, token: check(_capi.mlrc_session_set_executor(self._h.ptr, vt, token)))
 
     # ---- callbacks -------------------------------------------------------------------------
     def on_event(self, fn: Optional[Callable[[Event], Any]]) -> None:
