@@ -702,25 +702,6 @@ MLRC_API int mlrc_planner_start(mlrc_run** out, mlrc_planner* p, const char* pap
   });
 }
 
-MLRC_API void mlrc_planner_free(mlrc_planner* p) {
-  if (!p) return;
-  try {
-    p->hub->close();  // no host callback after this returns
-    if (auto run = p->hub->running()) {
-      run->cancel(false);
-      if (in_callback_of(run)) {
-        std::unique_lock lk(run->mu);
-        if (!run->done) {
-          run->on_end = [p] { delete p; };
-          return;
-        }
-      } else {
-        run->wait_done();
-      }
-    }
-    delete p;
-  } catch (...) {
-  }
-}
+MLRC_API void mlrc_planner_free(mlrc_planner* p) { free_owner(p); }
 
 }  // extern "C"

@@ -285,7 +285,7 @@ class RuntimeRef {
     return *this;
   }
   ~RuntimeRef() {
-    if (p_ && p_->context().get_executor().running_in_this_thread()) std::thread([q = std::move(p_)] {}).detach();
+    if (on_own_thread()) std::thread([q = std::move(p_)] {}).detach();
   }
   mlrc::Runtime* operator->() const noexcept { return p_.get(); }
   mlrc::Runtime& operator*() const noexcept { return *p_; }
@@ -339,3 +339,32 @@ struct mlrc_planner {
   mlrc::PlannerOptions options;
   std::shared_ptr<mlrc_capi::Hub> hub = std::make_shared<mlrc_capi::Hub>();
 };
+
+namespace mlrc_capi {
+
+// Frees a session or planner: no host callback after this returns; a run still going is cancelled
+// and waited for — or, when freed from that run's own callback (waiting would wait for itself),
+// deleted when the run ends.
+template <class Owner>
+void free_owner(Owner* o) noexcept {
+  if (!o) return;
+  try {
+    o->hub->close();
+    if (auto run = o->hub->running()) {
+      run->cancel(false);
+      if (in_callback_of(run)) {
+        std::unique_lock lk(run->mu);
+        if (!run->done) {
+          run->on_end = [o] { delete o; };
+          return;
+        }
+      } else {
+        run->wait_done();
+      }
+    }
+    delete o;
+  } catch (...) {
+  }
+}
+
+}  // namespace mlrc_capi

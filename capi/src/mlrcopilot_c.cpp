@@ -357,27 +357,7 @@ MLRC_API int mlrc_session_id(const mlrc_session* s, mlrc_buf* out) {
   });
 }
 
-MLRC_API void mlrc_session_free(mlrc_session* s) {
-  if (!s) return;
-  try {
-    s->hub->close();  // no host callback after this returns
-    if (auto run = s->hub->running()) {
-      run->cancel(false);
-      if (in_callback_of(run)) {
-        // Freed from its own run's callback: waiting would wait for itself; the run's end frees it.
-        std::unique_lock lk(run->mu);
-        if (!run->done) {
-          run->on_end = [s] { delete s; };
-          return;
-        }
-      } else {
-        run->wait_done();
-      }
-    }
-    delete s;
-  } catch (...) {
-  }
-}
+MLRC_API void mlrc_session_free(mlrc_session* s) { free_owner(s); }
 
 MLRC_API int mlrc_session_on_event(mlrc_session* s, mlrc_event_cb cb, void* payload) {
   return guarded([&]() -> int {
